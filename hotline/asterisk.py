@@ -1,0 +1,257 @@
+"""The real Asterisk 22, run from the sandbox root with the project's own configuration.
+
+The sandbox is a Debian-unstable root with Asterisk from Debian's packages (``scripts/asterisk-root.sh``).
+Each instance (``main`` for ``hotline up``, one per test session) gets a folder inside that root holding a
+copy of ``asterisk_conf/`` and ``dialplans/``, a few generated include files (ports, the AMI secret, the
+FastAGI address), its prompts, and its run/log/spool folders. Asterisk runs in the foreground under
+``chroot``; stopping it is ``core stop now`` or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from hotline.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+CONF_DIR = PROJECT_ROOT / "asterisk_conf"
+DIALPLAN_DIR = PROJECT_ROOT / "dialplans"
+BUILD_SCRIPT = PROJECT_ROOT / "scripts" / "asterisk-root.sh"
+INSTANCES_IN_ROOT = PurePosixPath("/var/lib/hotline-19524")
+MODULES_IN_ROOT = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+
+
+class AsteriskError(RuntimeError):
+    """Asterisk could not be prepared, started or reached."""
+
+
+def ensure_root(settings: Settings) -> None:
+    """Build the sandbox root if it is missing (idempotent; the script caches it on the machine)."""
+    if (settings.asterisk_root / ".hotline-ready").is_file():
+        return
+    log.info("building the Asterisk sandbox in %s (first run only)", settings.asterisk_root)
+    subprocess.run(["bash", str(BUILD_SCRIPT), str(settings.asterisk_root)], check=True)
+
+
+def _modules_dir(root: Path) -> str:
+    for candidate in sorted((root / "usr" / "lib").glob("*/asterisk/modules")):
+        return "/" + str(candidate.relative_to(root))
+    return MODULES_IN_ROOT
+
+
+@dataclass(frozen=True)
+class InstancePaths:
+    """An instance's folders, both as Asterisk sees them (inside the root) and on the host."""
+
+    root: Path
+    inside: PurePosixPath
+
+    def host(self, *parts: str) -> Path:
+        return self.root / str(self.inside).lstrip("/") / Path(*parts)
+
+    def seen_by_asterisk(self, *parts: str) -> str:
+        return str(self.inside.joinpath(*parts))
+
+    @property
+    def config_file(self) -> str:
+        return self.seen_by_asterisk("etc", "asterisk.conf")
+
+    @property
+    def messages_log(self) -> Path:
+        return self.host("log", "messages.log")
+
+
+def instance_paths(settings: Settings) -> InstancePaths:
+    return InstancePaths(settings.asterisk_root, INSTANCES_IN_ROOT / settings.asterisk_instance)
+
+
+def _instance_asterisk_conf(paths: InstancePaths, modules_dir: str) -> str:
+    directories = {
+        "astcachedir": paths.seen_by_asterisk("cache"),
+        "astetcdir": paths.seen_by_asterisk("etc"),
+        "astmoddir": modules_dir,
+        "astvarlibdir": paths.seen_by_asterisk("lib"),
+        "astdbdir": paths.seen_by_asterisk("lib"),
+        "astkeydir": paths.seen_by_asterisk("lib"),
+        "astspooldir": paths.seen_by_asterisk("spool"),
+        "astrundir": paths.seen_by_asterisk("run"),
+        "astlogdir": paths.seen_by_asterisk("log"),
+    }
+    lines = []
+    for line in (CONF_DIR / "asterisk.conf").read_text().splitlines():
+        key = line.split("=>", 1)[0].strip()
+        if key in directories:
+            line = f"{key} => {directories[key]}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def generated_includes(settings: Settings, paths: InstancePaths) -> dict[str, str]:
+    """The per-instance include files that the committed configuration names."""
+    return {
+        "hotline_globals.conf": (
+            f"HOTLINE_FASTAGI={settings.fastagi_address}\nHOTLINE_DEFAULT_QUEUE={settings.default_queue}\n"
+        ),
+        "manager_instance.conf": f"port = {settings.ami_port}\nbindaddr = {settings.ami_host}\n",
+        "manager_users.conf": (
+            f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n"
+        ),
+        "pjsip_instance.conf": (
+            "[transport-udp]\ntype = transport\nprotocol = udp\n"
+            f"bind = {settings.sip_host}:{settings.sip_port}\n\n"
+            f"[loopback]\ntype = aor\ncontact = sip:{settings.sip_host}:{settings.sip_port}\n"
+        ),
+        "rtp_instance.conf": f"rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
+        "moh_instance.conf": f"directory = {paths.seen_by_asterisk('sounds', 'hold')}\n",
+    }
+
+
+def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for pattern in patterns:
+        for item in source.glob(pattern):
+            if item.is_file():
+                shutil.copy2(item, target / item.name)
+
+
+def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> InstancePaths:
+    """Lay out the instance folder: configuration, generated includes, prompts, hold music."""
+    if not settings.ami_secret:
+        raise AsteriskError("no AMI secret: call hotline.settings.ensure_secrets first")
+    paths = instance_paths(settings)
+    etc = paths.host("etc")
+    if etc.exists():
+        shutil.rmtree(etc)
+    _copy_tree(CONF_DIR, etc, ["*.conf"])
+    _copy_tree(DIALPLAN_DIR, etc / "dialplans", ["*.conf"])
+    (etc / "asterisk.conf").write_text(_instance_asterisk_conf(paths, _modules_dir(settings.asterisk_root)))
+    for name, content in generated_includes(settings, paths).items():
+        (etc / name).write_text(content)
+    (etc / "manager_users.conf").chmod(0o600)
+    for folder in ("cache", "lib", "spool", "run", "log", "sounds/hold"):
+        paths.host(folder).mkdir(parents=True, exist_ok=True)
+    if paths.messages_log.exists():
+        paths.messages_log.unlink()
+    sounds = paths.host("sounds")
+    if prompts_dir is not None and prompts_dir.is_dir():
+        for lang_dir in prompts_dir.iterdir():
+            if lang_dir.is_dir():
+                _copy_tree(lang_dir, sounds / lang_dir.name, ["*.wav"])
+    _ensure_hold_music(sounds / "hold")
+    return paths
+
+
+def _ensure_hold_music(folder: Path) -> None:
+    target = folder / "hold-01.wav"
+    if target.exists():
+        return
+    sox = shutil.which("sox")
+    if sox is None:
+        log.warning("sox is missing: no hold music generated in %s", folder)
+        return
+    # A calm, quiet chord sequence: 8 kHz 16-bit mono, what Asterisk plays without transcoding.
+    subprocess.run(
+        [sox, "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", str(target),
+         "synth", "4", "sine", "392", "sine", "494", "sine", "587", "remix", "-", "gain", "-18",
+         "fade", "0.5", "4", "0.5", "repeat", "7"],
+        check=True,
+    )  # fmt: skip
+
+
+class AsteriskProcess:
+    """One running Asterisk instance, in the foreground of a child process."""
+
+    def __init__(self, settings: Settings, paths: InstancePaths) -> None:
+        self.settings = settings
+        self.paths = paths
+        self._process: asyncio.subprocess.Process | None = None
+
+    def _command(self, *args: str) -> list[str]:
+        return ["chroot", str(self.settings.asterisk_root), "/usr/sbin/asterisk", "-C", self.paths.config_file, *args]
+
+    async def start(self, *, ready_timeout: float = 60.0) -> None:
+        await self._stop_stale()
+        log.info("starting Asterisk (instance %s, SIP %s:%s, AMI %s:%s)", self.settings.asterisk_instance,
+                 self.settings.sip_host, self.settings.sip_port, self.settings.ami_host, self.settings.ami_port)  # fmt: skip
+        self._process = await asyncio.create_subprocess_exec(
+            *self._command("-f", "-n"),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            await asyncio.wait_for(self._wait_fully_booted(), ready_timeout)
+        except TimeoutError as exc:
+            await self.stop()
+            raise AsteriskError(f"Asterisk did not finish booting; see {self.paths.messages_log}") from exc
+
+    async def _wait_fully_booted(self) -> None:
+        while True:
+            if self._process is not None and self._process.returncode is not None:
+                raise AsteriskError(
+                    f"Asterisk exited with {self._process.returncode}; see {self.paths.messages_log}"
+                )
+            if Path(self.paths.host("run", "asterisk.ctl")).exists():
+                code, _ = await self.cli("core waitfullybooted", timeout=30)
+                if code == 0:
+                    return
+            await asyncio.sleep(0.2)
+
+    async def cli(self, command: str, *, timeout: float = 15.0) -> tuple[int, str]:
+        """Run one CLI command through the instance's control socket (``asterisk -rx``)."""
+        process = await asyncio.create_subprocess_exec(
+            *self._command("-rx", command),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            out, _ = await asyncio.wait_for(process.communicate(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            return -1, ""
+        return process.returncode or 0, out.decode(errors="replace")
+
+    async def _stop_stale(self) -> None:
+        """An instance left running by a killed run would hold the ports: stop it first."""
+        if self.paths.host("run", "asterisk.ctl").exists():
+            code, _ = await self.cli("core stop now", timeout=10)
+            if code == 0:
+                log.warning("stopped an Asterisk left running by an earlier run of this instance")
+                for _ in range(100):
+                    if not self.paths.host("run", "asterisk.ctl").exists():
+                        break
+                    await asyncio.sleep(0.1)
+
+    async def stop(self, *, timeout: float = 20.0) -> None:
+        process = self._process
+        if process is None or process.returncode is not None:
+            return
+        await self.cli("core stop now", timeout=timeout / 2)
+        try:
+            await asyncio.wait_for(process.wait(), timeout / 2)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+        log.info("Asterisk stopped (exit %s)", process.returncode)
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.returncode is None
+
+    def error_lines(self) -> list[str]:
+        """ERROR lines of this instance's log (a clean start has none)."""
+        if not self.paths.messages_log.exists():
+            return []
+        return [line for line in self.paths.messages_log.read_text(errors="replace").splitlines() if "ERROR[" in line]

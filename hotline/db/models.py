@@ -1,0 +1,132 @@
+"""The stored picture of the hotline: calls, their path through the IVR, callback requests, console users."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, on SQLite (which keeps naive text) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Call(Base):
+    """One call into the hotline, keyed by the Asterisk uniqueid of the caller's channel."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(64), unique=True)
+    linkedid: Mapped[str | None] = mapped_column(String(64), index=True)
+    channel: Mapped[str | None] = mapped_column(String(128))
+    dialed: Mapped[str | None] = mapped_column(String(32))
+    # E.164 (+48…) when the number could be read; None when withheld or unreadable.
+    caller_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    caller_withheld: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the network sent, truncated: kept for the record, never used for routing.
+    caller_raw: Mapped[str | None] = mapped_column(String(80))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8))
+    topic: Mapped[str | None] = mapped_column(String(32))
+    queue: Mapped[str | None] = mapped_column(String(32))
+    # self_service | queued | callback_requested | hung_up_in_menu | fallback_queue | abandoned
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    # The caller's previous call, so the console can walk a caller's history.
+    previous_call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+
+    steps: Mapped[list[CallStep]] = relationship(
+        back_populates="call", order_by="CallStep.id", cascade="all, delete-orphan"
+    )
+
+
+class CallStep(Base):
+    """One step of a call's path: a node of the menu entered, or a key pressed in it."""
+
+    __tablename__ = "call_steps"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    node: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(String(32))
+
+    call: Mapped[Call] = relationship(back_populates="steps")
+
+
+class CallbackRequest(Base):
+    """A caller's request to be called back when consultants are in."""
+
+    __tablename__ = "callback_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(32))
+    topic: Mapped[str] = mapped_column(String(32))
+    consent: Mapped[bool] = mapped_column(Boolean)
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    # pending | done | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # "number|topic" while pending, None afterwards: one pending request per number and topic.
+    pending_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class ConsoleUser(Base):
+    """A consultant or supervisor who signs in to the agent console."""
+
+    __tablename__ = "console_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(Text)
+    # consultant | supervisor
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

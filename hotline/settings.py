@@ -1,0 +1,140 @@
+"""Settings of every 19524 service: defaults < file < environment.
+
+The file is TOML (``HOTLINE_CONFIG``, default ``<state_dir>/hotline.toml`` if present), flat keys named like
+the fields below. Each field can be set from the environment as ``HOTLINE_<FIELD>`` (upper case).
+Secrets never come from a committed file: they come from the environment or from ``<state_dir>/secrets.toml``,
+which :func:`ensure_secrets` generates on first run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where runtime state lives: SQLite file, generated secrets, Asterisk instance folders, logs.
+    state_dir: Path = PROJECT_ROOT / "var"
+    # Database by URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db
+    database_url: str = ""
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # FastAGI server: loopback only.
+    fastagi_host: str = "127.0.0.1"
+    fastagi_port: int = 4573
+    fastagi_header_timeout: float = 5.0
+
+    # AMI: loopback only; credentials generated on first run.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_username: str = "hotline"
+    ami_secret: str = field(default="", repr=False)
+    ami_ping_interval: float = 5.0
+
+    # SIP (PJSIP, UDP) of the sandboxed Asterisk.
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 10999
+
+    # Agent console (aiohttp).
+    console_host: str = "127.0.0.1"
+    console_port: int = 8080
+    console_session_key: str = field(default="", repr=False)
+
+    # The Asterisk sandbox (a Debian-unstable root with Asterisk 22) and this instance's name within it.
+    asterisk_root: Path = Path("/var/cache/hotline-19524/asterisk-root")
+    asterisk_instance: str = "main"
+    # Where Asterisk reads the prompts from, as Asterisk sees the file system (set by `hotline up`).
+    asterisk_sounds_dir: str = "/var/lib/hotline-19524/sounds"
+
+    # The queue that takes every caller whom the IVR cannot route (AGI down, errors, no answer).
+    default_queue: str = "consultant"
+    # Phone numbers without a country code are read as numbers of this region.
+    default_region: str = "PL"
+    timezone: str = "Europe/Warsaw"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.state_dir / "hotline.sqlite3"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def fastagi_address(self) -> str:
+        return f"{self.fastagi_host}:{self.fastagi_port}"
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+_SECRET_FIELDS = ("ami_secret", "console_session_key")
+
+
+def _coerce(kind: Any, value: Any) -> Any:
+    if kind in (int, "int"):
+        return int(value)
+    if kind in (float, "float"):
+        return float(value)
+    if kind in (Path, "Path"):
+        return Path(value)
+    return str(value)
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings: defaults, then the TOML file, then ``HOTLINE_*`` variables, then ``overrides``."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    known = {f.name: f.type for f in fields(Settings)}
+
+    state_dir = Path(env.get("HOTLINE_STATE_DIR", str(Settings.state_dir)))
+    config_file = Path(env.get("HOTLINE_CONFIG", str(state_dir / "hotline.toml")))
+    if config_file.is_file():
+        with config_file.open("rb") as fh:
+            for key, value in tomllib.load(fh).items():
+                if key not in known:
+                    raise ValueError(f"{config_file}: unknown setting {key!r}")
+                if key in _SECRET_FIELDS:
+                    raise ValueError(f"{config_file}: secret {key!r} belongs in the environment")
+                values[key] = _coerce(known[key], value)
+    for name, kind in known.items():
+        env_name = f"HOTLINE_{name.upper()}"
+        if env_name in env:
+            values[name] = _coerce(kind, env[env_name])
+    values.update(overrides)
+    return Settings(**values)
+
+
+def ensure_secrets(settings: Settings) -> Settings:
+    """Fill missing secrets from ``<state_dir>/secrets.toml``, generating that file on first run."""
+    path = settings.state_dir / "secrets.toml"
+    stored: dict[str, str] = {}
+    if path.is_file():
+        with path.open("rb") as fh:
+            stored = {k: str(v) for k, v in tomllib.load(fh).items()}
+    changed = False
+    for name in _SECRET_FIELDS:
+        if not stored.get(name):
+            stored[name] = secrets.token_urlsafe(24)
+            changed = True
+    if changed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("# Generated by `hotline` on first run. Never commit this file.\n")
+            for name in _SECRET_FIELDS:
+                fh.write(f'{name} = "{stored[name]}"\n')
+        os.replace(tmp, path)
+    filled = {name: getattr(settings, name) or stored[name] for name in _SECRET_FIELDS}
+    return settings.replace(**filled)
