@@ -159,11 +159,39 @@ def _ensure_hold_music(folder: Path) -> None:
         return
     # A calm, quiet chord sequence: 8 kHz 16-bit mono, what Asterisk plays without transcoding.
     subprocess.run(
-        [sox, "-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed", str(target),
-         "synth", "4", "sine", "392", "sine", "494", "sine", "587", "remix", "-", "gain", "-18",
-         "fade", "0.5", "4", "0.5", "repeat", "7"],
+        [
+            sox,
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed",
+            str(target),
+            "synth",
+            "4",
+            "sine",
+            "392",
+            "sine",
+            "494",
+            "sine",
+            "587",
+            "remix",
+            "-",
+            "gain",
+            "-18",
+            "fade",
+            "0.5",
+            "4",
+            "0.5",
+            "repeat",
+            "7",
+        ],
         check=True,
-    )  # fmt: skip
+    )
 
 
 class AsteriskProcess:
@@ -175,12 +203,25 @@ class AsteriskProcess:
         self._process: asyncio.subprocess.Process | None = None
 
     def _command(self, *args: str) -> list[str]:
-        return ["chroot", str(self.settings.asterisk_root), "/usr/sbin/asterisk", "-C", self.paths.config_file, *args]
+        return [
+            "chroot",
+            str(self.settings.asterisk_root),
+            "/usr/sbin/asterisk",
+            "-C",
+            self.paths.config_file,
+            *args,
+        ]
 
     async def start(self, *, ready_timeout: float = 60.0) -> None:
         await self._stop_stale()
-        log.info("starting Asterisk (instance %s, SIP %s:%s, AMI %s:%s)", self.settings.asterisk_instance,
-                 self.settings.sip_host, self.settings.sip_port, self.settings.ami_host, self.settings.ami_port)  # fmt: skip
+        log.info(
+            "starting Asterisk (instance %s, SIP %s:%s, AMI %s:%s)",
+            self.settings.asterisk_instance,
+            self.settings.sip_host,
+            self.settings.sip_port,
+            self.settings.ami_host,
+            self.settings.ami_port,
+        )
         self._process = await asyncio.create_subprocess_exec(
             *self._command("-f", "-n"),
             stdin=asyncio.subprocess.DEVNULL,
@@ -254,4 +295,8 @@ class AsteriskProcess:
         """ERROR lines of this instance's log (a clean start has none)."""
         if not self.paths.messages_log.exists():
             return []
-        return [line for line in self.paths.messages_log.read_text(errors="replace").splitlines() if "ERROR[" in line]
+        return [
+            line
+            for line in self.paths.messages_log.read_text(errors="replace").splitlines()
+            if "ERROR[" in line
+        ]

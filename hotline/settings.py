@@ -53,6 +53,8 @@ class Settings:
     # The Asterisk sandbox (a Debian-unstable root with Asterisk 22) and this instance's name within it.
     asterisk_root: Path = Path("/var/cache/hotline-19524/asterisk-root")
     asterisk_instance: str = "main"
+    # Where the generated prompts are kept (<lang>/<id>.wav + manifest.json), shared by every instance.
+    prompts_dir: Path = PROJECT_ROOT / "var" / "prompts"
     # Where Asterisk reads the prompts from, as Asterisk sees the file system (set by `hotline up`).
     asterisk_sounds_dir: str = "/var/lib/hotline-19524/sounds"
 

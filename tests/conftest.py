@@ -19,7 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade
 
-POSTGRES_ADMIN_URL = os.environ.get("HOTLINE_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HOTLINE_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _database_kind() -> str:
@@ -39,6 +41,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
         return
     name = f"hotline_test_{uuid.uuid4().hex[:12]}"
+
     async def _admin(sql: str) -> None:
         engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
         try:

@@ -1,0 +1,48 @@
+# 19524 Zielona Linia. `make run` brings the whole hotline up; `make test` runs every test.
+# Both do all set-up on a fresh Debian/Ubuntu machine as root (Debian packages, virtualenv, Asterisk sandbox).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STATE := $(or $(HOTLINE_STATE_DIR),var)
+ASTERISK_ROOT := $(or $(HOTLINE_ASTERISK_ROOT),/var/cache/hotline-19524/asterisk-root)
+
+.PHONY: run test lint bench setup-run setup-test sandbox prompts clean
+
+run: setup-run $(VENV)/.installed sandbox prompts
+	$(BIN)/hotline migrate
+	exec $(BIN)/hotline up
+
+test: setup-test $(VENV)/.installed sandbox prompts lint
+	HOTLINE_TEST_DATABASE=sqlite $(BIN)/pytest -q
+	HOTLINE_TEST_DATABASE=postgresql HOTLINE_TEST_POSTGRES="$$(cat $(STATE)/test-postgres.url)" $(BIN)/pytest -q
+	$(BIN)/python bench/agi_load.py --smoke
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy ivr agent_console hotline
+
+bench: $(VENV)/.installed sandbox prompts
+	$(BIN)/python bench/agi_load.py
+
+setup-run:
+	bash scripts/setup-system.sh run
+
+setup-test:
+	bash scripts/setup-system.sh test
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+sandbox:
+	bash scripts/asterisk-root.sh $(ASTERISK_ROOT)
+
+prompts: $(VENV)/.installed
+	$(BIN)/hotline prompts
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,322 @@
+"""AMI: one panoramisk connection with reconnect and a watchdog ping, delivering typed events in order.
+
+Every AMI frame becomes a frozen dataclass (:func:`parse_event`) before any service sees it; frames we do not
+model, and broken frames, are dropped with a log line. Subscribers each get their own queue, fed in arrival
+order by one callback, so no consumer can reorder or lose another's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from panoramisk import Manager
+
+from hotline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class AmiError(RuntimeError):
+    """An AMI action failed or AMI could not be reached."""
+
+
+@dataclass(frozen=True)
+class AmiEvent:
+    """Any event we model; ``fields`` keeps every header as Asterisk sent it."""
+
+    name: str
+    uniqueid: str
+    channel: str
+    fields: Mapping[str, str] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Newchannel(AmiEvent):
+    linkedid: str
+    context: str
+    extension: str
+    caller_id_num: str
+
+
+@dataclass(frozen=True)
+class Newexten(AmiEvent):
+    linkedid: str
+    context: str
+    extension: str
+    priority: int
+    application: str
+    app_data: str
+    caller_id_num: str
+
+
+@dataclass(frozen=True)
+class Newstate(AmiEvent):
+    state: int
+    state_desc: str
+
+
+@dataclass(frozen=True)
+class Hangup(AmiEvent):
+    linkedid: str
+    context: str
+    cause: int | None
+    cause_txt: str
+
+
+@dataclass(frozen=True)
+class QueueCallerJoin(AmiEvent):
+    queue: str
+    position: int
+
+
+@dataclass(frozen=True)
+class QueueCallerLeave(AmiEvent):
+    queue: str
+
+
+@dataclass(frozen=True)
+class UserEvent(AmiEvent):
+    user_event: str
+
+
+@dataclass(frozen=True)
+class AgiExec(AmiEvent):
+    """``AGIExecStart``/``AGIExecEnd``: a command of an AGI session, as Asterisk runs it."""
+
+    phase: str  # "start" | "end"
+    command: str
+    command_id: str
+    result_code: int | None
+    result: str
+
+
+@dataclass(frozen=True)
+class FullyBooted(AmiEvent):
+    pass
+
+
+# Events passed on without fields of their own.
+PLAIN_EVENTS = frozenset(
+    {"MixMonitorStart", "MixMonitorStop", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave"}
+)
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
+    """Turn one AMI event frame into a typed event; None for events we do not model or broken frames."""
+    headers = {str(k).lower(): str(v) for k, v in frame.items()}
+    name = headers.get("event", "")
+    base = {
+        "name": name,
+        "uniqueid": headers.get("uniqueid", ""),
+        "channel": headers.get("channel", ""),
+        "fields": dict(frame),
+    }
+    if name == "FullyBooted":
+        return FullyBooted(**base)
+    if not base["uniqueid"]:
+        return None
+    if name == "Newchannel":
+        return Newchannel(
+            **base,
+            linkedid=headers.get("linkedid", ""),
+            context=headers.get("context", ""),
+            extension=headers.get("exten", ""),
+            caller_id_num=headers.get("calleridnum", ""),
+        )
+    if name == "Newexten":
+        priority = _int(headers.get("priority"))
+        if priority is None:
+            return None
+        return Newexten(
+            **base,
+            linkedid=headers.get("linkedid", ""),
+            context=headers.get("context", ""),
+            extension=headers.get("extension", headers.get("exten", "")),
+            priority=priority,
+            application=headers.get("application", ""),
+            app_data=headers.get("appdata", ""),
+            caller_id_num=headers.get("calleridnum", ""),
+        )
+    if name == "Newstate":
+        state = _int(headers.get("channelstate"))
+        if state is None:
+            return None
+        return Newstate(**base, state=state, state_desc=headers.get("channelstatedesc", ""))
+    if name == "Hangup":
+        return Hangup(
+            **base,
+            linkedid=headers.get("linkedid", ""),
+            context=headers.get("context", ""),
+            cause=_int(headers.get("cause")),
+            cause_txt=headers.get("cause-txt", ""),
+        )
+    if name == "QueueCallerJoin":
+        return QueueCallerJoin(
+            **base, queue=headers.get("queue", ""), position=_int(headers.get("position")) or 0
+        )
+    if name == "QueueCallerLeave":
+        return QueueCallerLeave(**base, queue=headers.get("queue", ""))
+    if name == "UserEvent":
+        return UserEvent(**base, user_event=headers.get("userevent", ""))
+    if name in PLAIN_EVENTS:
+        return AmiEvent(**base)
+    if name in ("AGIExecStart", "AGIExecEnd"):
+        return AgiExec(
+            **base,
+            phase="start" if name.endswith("Start") else "end",
+            command=headers.get("command", ""),
+            command_id=headers.get("commandid", ""),
+            result_code=_int(headers.get("resultcode")),
+            result=headers.get("result", ""),
+        )
+    return None
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager, told when a close is ours so that it does not reconnect."""
+
+    closing = False
+
+    def connection_lost(self, exc: Any) -> None:
+        if self.closing:
+            self._connected = False
+            return
+        super().connection_lost(exc)
+
+
+class AmiClient:
+    """The hotline's AMI connection: reconnects forever, pings, fans typed events out to subscribers."""
+
+    def __init__(self, settings: Settings, *, action_timeout: float = 10.0) -> None:
+        if settings.ami_host not in ("127.0.0.1", "::1", "localhost"):
+            raise AmiError(f"AMI must stay on loopback, not {settings.ami_host}")
+        self.settings = settings
+        self.action_timeout = action_timeout
+        self._subscribers: list[asyncio.Queue[AmiEvent]] = []
+        self._logged_in = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._manager = _Manager(
+            host=settings.ami_host,
+            port=settings.ami_port,
+            username=settings.ami_username,
+            secret=settings.ami_secret,
+            encoding="utf-8",
+            # panoramisk's own pinger never notices a dead peer; our watchdog below does.
+            ping_delay=10**6,
+            ping_interval=10**6,
+            reconnect_timeout=1,
+            on_login=self._on_login,
+            on_disconnect=self._on_disconnect,
+            log=logging.getLogger("hotline.ami.panoramisk"),
+        )
+        self._manager.register_event("*", self._on_frame)
+
+    # -- connection -----------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start connecting (in the background, retrying) and the watchdog."""
+        self._manager.loop = asyncio.get_running_loop()
+        self._manager.connect()
+        task = asyncio.create_task(self._watchdog(), name="ami-watchdog")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_connected(self, timeout: float = 30.0) -> None:
+        try:
+            await asyncio.wait_for(self._logged_in.wait(), timeout)
+        except TimeoutError as exc:
+            raise AmiError(
+                f"no AMI login at {self.settings.ami_host}:{self.settings.ami_port} within {timeout:.0f} s"
+            ) from exc
+
+    @property
+    def connected(self) -> bool:
+        return self._logged_in.is_set()
+
+    def _on_login(self, _manager: Manager) -> None:
+        log.info("AMI logged in at %s:%s", self.settings.ami_host, self.settings.ami_port)
+        self._logged_in.set()
+
+    def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
+        if self._logged_in.is_set():
+            log.warning("AMI connection lost (%s); reconnecting", exc)
+        self._logged_in.clear()
+
+    async def _watchdog(self) -> None:
+        """Ping every interval; a peer that stops answering gets its connection dropped, which reconnects."""
+        interval = self.settings.ami_ping_interval
+        while True:
+            await asyncio.sleep(interval)
+            if not self._logged_in.is_set():
+                continue
+            try:
+                await self.action({"Action": "Ping"}, timeout=interval)
+            except (AmiError, TimeoutError):
+                log.warning("AMI ping unanswered; dropping the connection to reconnect")
+                protocol = self._manager.protocol
+                if protocol is not None and getattr(protocol, "transport", None) is not None:
+                    protocol.transport.close()
+
+    async def close(self) -> None:
+        self._manager.closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._manager.close()
+        self._logged_in.clear()
+
+    # -- actions --------------------------------------------------------------------------------------------
+    async def action(self, action: Mapping[str, str], *, timeout: float | None = None) -> Any:
+        """Send one action; return panoramisk's response message. Raises AmiError on failure or timeout."""
+        if not self._logged_in.is_set():
+            raise AmiError("AMI is not connected")
+        future = self._manager.send_action(dict(action))
+        try:
+            response = await asyncio.wait_for(future, timeout or self.action_timeout)
+        except TimeoutError as exc:
+            raise AmiError(f"AMI action {action.get('Action')} timed out") from exc
+        first = response[0] if isinstance(response, list) else response
+        if str(first.get("Response", "")).lower() == "error":
+            raise AmiError(f"AMI action {action.get('Action')} failed: {first.get('Message', '')}")
+        return response
+
+    # -- events ---------------------------------------------------------------------------------------------
+    def subscribe(self, maxsize: int = 10000) -> asyncio.Queue[AmiEvent]:
+        queue: asyncio.Queue[AmiEvent] = asyncio.Queue(maxsize)
+        self._subscribers.append(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[AmiEvent]) -> None:
+        with contextlib.suppress(ValueError):
+            self._subscribers.remove(queue)
+
+    def _on_frame(self, _manager: Manager, frame: Mapping[str, Any]) -> None:
+        try:
+            event = parse_event(frame)
+        except Exception:
+            log.exception("broken AMI frame dropped: %r", dict(frame))
+            return
+        if event is None:
+            return
+        for queue in self._subscribers:
+            try:
+                queue.put_nowait(event)
+            except asyncio.QueueFull:
+                log.error(
+                    "an AMI subscriber is %d events behind; event %s dropped for it",
+                    queue.qsize(),
+                    event.name,
+                )

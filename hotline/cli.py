@@ -1,0 +1,94 @@
+"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from hotline.settings import Settings, ensure_secrets, load_settings
+
+
+def _up(settings: Settings, _args: argparse.Namespace) -> int:
+    from hotline.runner import configure_logging, run_forever
+
+    configure_logging()
+    asyncio.run(run_forever(settings))
+    return 0
+
+
+def _call(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.ami import AmiClient, AmiError
+    from hotline.testcall import TestCallError, place_test_call
+
+    logging.basicConfig(level=logging.WARNING)
+    settings = ensure_secrets(settings)
+    digits = [d for d in args.dtmf.split(",")] if args.dtmf else []
+
+    async def run() -> int:
+        ami = AmiClient(settings)
+        await ami.start()
+        try:
+            await ami.wait_connected(timeout=10)
+            result = await place_test_call(ami, args.number, digits, caller=args.caller, timeout=args.timeout)
+        except (AmiError, TestCallError) as exc:
+            print(f"test call failed: {exc}", file=sys.stderr)
+            print("Is the hotline running (`make run` or `hotline up`)?", file=sys.stderr)
+            return 1
+        finally:
+            await ami.close()
+        print(result.describe())
+        return 0 if result.answered else 1
+
+    return asyncio.run(run())
+
+
+def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
+    from hotline.db.migrate import upgrade
+
+    upgrade(settings.effective_database_url)
+    print(f"database is at the latest schema: {settings.effective_database_url.split('@')[-1]}")
+    return 0
+
+
+def _prompts(settings: Settings, _args: argparse.Namespace) -> int:
+    from hotline.runner import build_prompts
+
+    out = build_prompts(settings)
+    print(f"prompts ready in {out}")
+    return 0
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> int:
+    from agent_console.users import main as users_main
+
+    return int(users_main(ensure_secrets(settings), args.user_args) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline", description="19524 Zielona Linia contact centre")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("up", help="run the whole hotline in the foreground (Asterisk, IVR, AMI, console)")
+
+    call = sub.add_parser("call", help="place a real SIP test call into the running hotline")
+    call.add_argument("number", nargs="?", default="19524")
+    call.add_argument("--dtmf", default="", help="digits to press, comma-separated, e.g. 1,0")
+    call.add_argument("--caller", default=None, help="caller number to present (default: a random +48600…)")
+    call.add_argument("--timeout", type=float, default=60.0)
+
+    sub.add_parser("migrate", help="apply the database migrations")
+    sub.add_parser("prompts", help="generate the IVR prompts (espeak-ng + sox) from recordings/prompts.yaml")
+
+    user = sub.add_parser("user", help="manage console users (add, passwd)")
+    user.add_argument("user_args", nargs=argparse.REMAINDER)
+
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    handlers = {"up": _up, "call": _call, "migrate": _migrate, "prompts": _prompts, "user": _user}
+    return handlers[args.command](settings, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The whole hotline in one process: Asterisk (child process), FastAGI server, AMI listener, agent console.
+
+``hotline up`` runs :class:`Hotline` in the foreground until Ctrl-C; the end-to-end tests run the same class
+with their own ports and database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hotline.ami import AmiClient
+from hotline.asterisk import AsteriskProcess, ensure_root, prepare_instance
+from hotline.call_events import CallEventListener
+from hotline.db import create_engine, session_factory
+from hotline.db.migrate import upgrade_async
+from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets
+from ivr.fastagi import FastAgiServer, UniqueidLogFilter
+from ivr.routes import build_routes
+from ivr.services import IvrServices
+
+log = logging.getLogger(__name__)
+
+PROMPTS_SOURCE = PROJECT_ROOT / "recordings" / "prompts.yaml"
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(UniqueidLogFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s [%(uniqueid)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def build_prompts(settings: Settings) -> Path:
+    """Generate (incrementally) the prompts Asterisk plays; returns the folder holding ``<lang>/<id>.wav``."""
+    from ivr.prompts import build_prompts as build
+
+    build(PROMPTS_SOURCE, settings.prompts_dir)
+    return settings.prompts_dir
+
+
+@dataclass
+class Hotline:
+    settings: Settings
+    with_asterisk: bool = True
+    with_console: bool = True
+    asterisk: AsteriskProcess | None = None
+    agi: FastAgiServer | None = None
+    ami: AmiClient | None = None
+    listener: CallEventListener | None = None
+    engine: AsyncEngine | None = None
+    services: IvrServices | None = None
+    _console: Any = None
+    _stack: list[Any] = field(default_factory=list)
+
+    async def start(self) -> None:
+        self.settings = ensure_secrets(self.settings)
+        settings = self.settings
+        url = settings.effective_database_url
+        await upgrade_async(url)
+        self.engine = create_engine(url)
+        sessions = session_factory(self.engine)
+        prompts = await asyncio.to_thread(build_prompts, settings)
+
+        if self.with_asterisk:
+            await asyncio.to_thread(ensure_root, settings)
+            paths = await asyncio.to_thread(prepare_instance, settings, prompts)
+            self.asterisk = AsteriskProcess(settings, paths)
+            await self.asterisk.start()
+            sounds_dir = paths.seen_by_asterisk("sounds")
+        else:
+            sounds_dir = str(prompts)
+
+        self.services = IvrServices(settings=settings, sessions=sessions, sounds_dir=sounds_dir)
+        await self.start_agi()
+
+        if self.with_asterisk:
+            self.ami = AmiClient(settings)
+            self.listener = CallEventListener(self.ami, sessions, settings)
+            await self.listener.start()
+            await self.ami.start()
+            await self.ami.wait_connected()
+
+        if self.with_console:
+            from agent_console.app import start_console
+
+            self._console = await start_console(settings)
+            log.info("agent console on http://%s:%s/", settings.console_host, settings.console_port)
+
+    def asterisk_path(self, *parts: str) -> Path:
+        """A path of this instance's Asterisk folders, on the host."""
+        assert self.asterisk is not None
+        return self.asterisk.paths.host(*parts)
+
+    async def start_agi(self) -> None:
+        settings = self.settings
+        assert self.services is not None
+        self.agi = FastAgiServer(
+            build_routes(self.services),
+            settings.fastagi_host,
+            settings.fastagi_port,
+            header_timeout=settings.fastagi_header_timeout,
+        )
+        await self.agi.start()
+        log.info("FastAGI listening on %s:%s", settings.fastagi_host, self.agi.port)
+
+    async def stop_agi(self) -> None:
+        if self.agi is not None:
+            await self.agi.close()
+            self.agi = None
+
+    async def stop(self) -> None:
+        if self._console is not None:
+            with contextlib.suppress(Exception):
+                await self._console.cleanup()
+            self._console = None
+        if self.listener is not None:
+            await self.listener.close()
+        if self.ami is not None:
+            await self.ami.close()
+        await self.stop_agi()
+        if self.asterisk is not None:
+            await self.asterisk.stop()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+    def banner(self) -> str:
+        s = self.settings
+        return "\n".join(
+            [
+                "",
+                "  19524 Zielona Linia is up.",
+                f"  Agent console:   http://{s.console_host}:{s.console_port}/"
+                "   (add a user: .venv/bin/hotline user add NAME --role supervisor)",
+                f"  SIP (UDP):       {s.sip_host}:{s.sip_port}   AMI: {s.ami_host}:{s.ami_port}"
+                f"   FastAGI: {s.fastagi_address}",
+                "  Test call:       .venv/bin/hotline call 19524 --dtmf 1,0",
+                "  Stop:            Ctrl-C",
+                "",
+            ]
+        )
+
+
+async def run_forever(settings: Settings) -> None:
+    hotline = Hotline(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await hotline.start()
+        print(hotline.banner(), flush=True)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await hotline.stop()

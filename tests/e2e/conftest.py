@@ -1,0 +1,71 @@
+"""The real hotline for end-to-end tests: Asterisk 22 from the sandbox, our FastAGI server, the AMI listener.
+
+One instance per test session, on free ports of its own (so a running `make run` is never disturbed), with
+the session's database (SQLite or PostgreSQL, see tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import shutil
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from hotline.asterisk import instance_paths
+from hotline.runner import Hotline
+from hotline.settings import load_settings
+
+T = TypeVar("T")
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hotline]:
+    if os.geteuid() != 0:
+        pytest.skip("the Asterisk sandbox runs under chroot, which needs root")
+    rtp_start = random.randrange(20000, 29000, 2)
+    settings = load_settings(
+        state_dir=tmp_path_factory.mktemp("state"),
+        database_url=database_url,
+        asterisk_instance=f"test-{os.getpid()}",
+        sip_port=free_port(socket.SOCK_DGRAM),
+        ami_port=free_port(),
+        fastagi_port=free_port(),
+        console_port=free_port(),
+        rtp_start=rtp_start,
+        rtp_end=rtp_start + 200,
+    )
+    hotline = Hotline(settings, with_console=False)
+    try:
+        await hotline.start()
+        yield hotline
+    finally:
+        await hotline.stop()
+        paths = instance_paths(hotline.settings)
+        folder: Path = paths.host()
+        if folder.is_dir() and not os.environ.get("HOTLINE_KEEP_TEST_INSTANCE"):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, what: str = "") -> T:
+    """Poll ``check`` until it returns something truthy, or fail after ``timeout`` seconds (a deadline)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what or check}")
+        await asyncio.sleep(0.05)

@@ -1,0 +1,91 @@
+"""Real SIP calls into 19524 on the real Asterisk: FastAGI, greeting, call record, hang-up, fallback."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from hotline.db import Call, CallStep
+from hotline.runner import Hotline
+from hotline.testcall import place_test_call
+from tests.e2e.conftest import eventually
+
+
+async def stored_call(hotline: Hotline, uniqueid: str, *, ended: bool = True) -> Call:
+    assert hotline.services is not None
+    sessions = hotline.services.sessions
+
+    async def fetch() -> Call | None:
+        async with sessions() as session:
+            call = await session.scalar(select(Call).where(Call.uniqueid == uniqueid))
+        if call is None or (ended and call.ended_at is None):
+            return None
+        return call
+
+    return await eventually(fetch, what=f"call {uniqueid} stored{' and closed' if ended else ''}")
+
+
+async def test_asterisk_starts_clean(hotline: Hotline) -> None:
+    assert hotline.asterisk is not None
+    assert hotline.asterisk.error_lines() == []
+
+
+async def test_call_is_answered_greeted_recorded_and_closed(hotline: Hotline) -> None:
+    assert hotline.ami is not None
+    result = await place_test_call(
+        hotline.ami, "19524", caller="+48600111222", recordings_dir=hotline.asterisk_path("spool", "monitor")
+    )
+
+    assert result.answered
+    assert result.prompt_played("greeting"), "\n".join(map(repr, result.commands))
+    # The caller really heard it: the calling leg recorded sound, not silence.
+    assert result.heard_seconds is not None and result.heard_seconds >= 1.0, result.heard_seconds
+    assert result.queue == hotline.settings.default_queue
+    assert not result.fallback
+
+    call = await stored_call(hotline, result.uniqueid or "")
+    assert call.caller_number == "+48600111222"
+    assert not call.caller_withheld
+    assert call.answered_at is not None and call.ended_at is not None
+    assert call.started_at <= call.answered_at <= call.ended_at
+    assert call.outcome == "queued"
+    assert call.queue == hotline.settings.default_queue
+    assert call.linkedid
+    assert hotline.services is not None
+    async with hotline.services.sessions() as session:
+        nodes = (await session.scalars(select(CallStep.node).where(CallStep.call_id == call.id))).all()
+    assert "greeting" in nodes
+
+
+async def test_withheld_number_is_kept_as_withheld(hotline: Hotline) -> None:
+    assert hotline.ami is not None
+    result = await place_test_call(hotline.ami, "19524", caller="anonymous")
+    assert result.answered
+    call = await stored_call(hotline, result.uniqueid or "")
+    assert call.caller_withheld
+    assert call.caller_number is None
+
+
+async def test_without_fastagi_the_caller_still_reaches_the_default_queue(hotline: Hotline) -> None:
+    assert hotline.ami is not None
+    await hotline.stop_agi()
+    try:
+        result = await place_test_call(hotline.ami, "19524", caller="+48600333444")
+    finally:
+        await hotline.start_agi()
+    # Asserted through AMI: the caller joined the default queue after the dialplan's fallback.
+    assert result.answered
+    assert result.fallback
+    assert result.queue == hotline.settings.default_queue
+    call = await stored_call(hotline, result.uniqueid or "")
+    assert call.outcome == "fallback_queue"
+    assert call.caller_number == "+48600333444"
+    assert call.ended_at is not None
+
+
+async def test_a_second_call_links_to_the_callers_first(hotline: Hotline) -> None:
+    assert hotline.ami is not None
+    first = await place_test_call(hotline.ami, "19524", caller="+48600555666")
+    second = await place_test_call(hotline.ami, "19524", caller="+48600555666")
+    first_call = await stored_call(hotline, first.uniqueid or "")
+    second_call = await stored_call(hotline, second.uniqueid or "")
+    assert second_call.previous_call_id == first_call.id
