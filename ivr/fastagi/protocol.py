@@ -1,0 +1,280 @@
+"""The AGI wire format, as pure functions: header lines in, typed values out; typed commands in, bytes out.
+
+Nothing here touches a socket. The rules follow Asterisk's `res/res_agi.c`:
+
+* the header is `agi_<name>: <value>` lines ended by an empty line (`launch_netscript` + `setup_env`);
+* a command is one line of at most `MAX_COMMAND_BYTES` bytes, split into arguments by `parse_args`
+  (whitespace separates, double quotes group, a backslash makes the next character literal);
+* a reply is `<code> result=<value> [(<data>)] [key=value ...]`, or `510 ...`, `511 ...`, or the multi-line
+  `520-...` / `520 End of proper usage.`; a bare `HANGUP` line announces that the channel hung up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from urllib.parse import parse_qsl
+
+from ivr.fastagi.errors import AgiProtocolError
+
+__all__ = [
+    "HANGUP_LINE",
+    "MAX_COMMAND_BYTES",
+    "AgiEnvironment",
+    "AgiReply",
+    "ReplyAssembler",
+    "format_command",
+    "is_hangup_line",
+    "parse_header_line",
+    "parse_reply",
+    "reply_continues",
+]
+
+#: res_agi reads a command with `fgets` into a 2048-byte buffer: a longer line is cut and its tail is read
+#: as the NEXT command. So a command line, newline included, must fit in 2047 bytes.
+MAX_COMMAND_BYTES = 2047
+
+#: The line FastAGI sends (unless AGISIGHUP=no) when the channel hangs up.
+HANGUP_LINE = "HANGUP"
+
+_HEADER_LINE = re.compile(r"(agi_[a-z0-9_]+):(?: (.*))?", re.ASCII)
+_ARG_KEY = re.compile(r"agi_arg_([1-9][0-9]*)", re.ASCII)
+_COMMAND_NAME = re.compile(r"[A-Z]+(?: [A-Z]+)*")
+_FORBIDDEN = re.compile(r"[\r\n\0]")
+_valid_names: set[str] = set()
+
+_REPLY = re.compile(r"(?P<code>[1-5][0-9]{2})(?:(?P<sep>[ -])(?P<rest>.*))?", re.DOTALL)
+_RESULT = re.compile(r"result=(?P<result>\S*)(?P<tail>.*)", re.DOTALL)
+_EXTRA = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*?)(?=\s+[A-Za-z_][A-Za-z0-9_]*=|\s*$)", re.DOTALL)
+_EXTRAS = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=.*)?", re.DOTALL)
+_USAGE_END = "520 End of proper usage."
+
+
+def _strip_eol(line: str) -> str:
+    return line.removesuffix("\n").removesuffix("\r")
+
+
+def _frozen(mapping: dict[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(mapping)
+
+
+# --------------------------------------------------------------------------------------------- environment
+
+
+def parse_header_line(line: str) -> tuple[str, str]:
+    """Split one header line (`agi_channel: PJSIP/...`) into key and value; garbage -> `AgiProtocolError`."""
+    match = _HEADER_LINE.fullmatch(_strip_eol(line))
+    if match is None:
+        raise AgiProtocolError(f"not an AGI header line: {line[:80]!r}")
+    return match.group(1), match.group(2) or ""
+
+
+@dataclass(frozen=True)
+class AgiEnvironment:
+    """The `agi_*` variables Asterisk sends when a FastAGI session starts."""
+
+    uniqueid: str
+    channel: str
+    callerid: str
+    calleridname: str
+    context: str
+    extension: str
+    priority: str
+    language: str
+    network_script: str
+    route: str
+    arguments: tuple[str, ...]
+    query: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    raw: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+
+    @classmethod
+    def from_lines(cls, lines: Iterable[str]) -> AgiEnvironment:
+        """Build the environment from the header lines (without the terminating empty line)."""
+        raw: dict[str, str] = {}
+        for line in lines:
+            key, value = parse_header_line(line)
+            if key in raw:
+                raise AgiProtocolError(f"duplicate AGI header {key}")
+            raw[key] = value
+        for required in ("agi_network_script", "agi_uniqueid"):
+            if not raw.get(required):
+                raise AgiProtocolError(f"AGI header without {required}")
+
+        network_script = raw["agi_network_script"]
+        path, _, query_string = network_script.partition("?")
+        numbered: list[tuple[int, str]] = []
+        for key, value in raw.items():
+            match = _ARG_KEY.fullmatch(key)
+            if match is not None:
+                numbered.append((int(match.group(1)), value))
+        numbered.sort()
+        if [index for index, _ in numbered] != list(range(1, len(numbered) + 1)):
+            raise AgiProtocolError("AGI header with non-consecutive agi_arg_N")
+
+        return cls(
+            uniqueid=raw["agi_uniqueid"],
+            channel=raw.get("agi_channel", ""),
+            callerid=raw.get("agi_callerid", ""),
+            calleridname=raw.get("agi_calleridname", ""),
+            context=raw.get("agi_context", ""),
+            extension=raw.get("agi_extension", ""),
+            priority=raw.get("agi_priority", ""),
+            language=raw.get("agi_language", ""),
+            network_script=network_script,
+            route=path.lstrip("/"),
+            arguments=tuple(value for _, value in numbered),
+            query=_frozen(dict(parse_qsl(query_string, keep_blank_values=True))),
+            raw=_frozen(raw),
+        )
+
+    @property
+    def caller_number(self) -> str | None:
+        """The caller's number, or None when it is withheld (Asterisk says `unknown`) or empty."""
+        if self.callerid in ("", "unknown"):
+            return None
+        return self.callerid
+
+
+# --------------------------------------------------------------------------------------------- commands
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def format_command(name: str, *args: str | int) -> bytes:
+    """One AGI command line, every argument double-quoted so that no value can add an argument or a command.
+
+    Raises `ValueError` for a name that is not upper-case words, for CR, LF or NUL anywhere, and for a line
+    longer than `MAX_COMMAND_BYTES` (Asterisk would run its tail as a second command).
+    """
+    if name not in _valid_names:
+        if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name):
+            raise ValueError(f"invalid AGI command name: {name!r}")
+        _valid_names.add(name)
+    words = [name]
+    for arg in args:
+        if isinstance(arg, str):
+            text = arg
+        elif isinstance(arg, int) and not isinstance(arg, bool):
+            text = str(arg)
+        else:
+            raise ValueError(f"AGI arguments are str or int, not {type(arg).__name__}")
+        if _FORBIDDEN.search(text):
+            raise ValueError(f"CR, LF or NUL in an argument of AGI command {name}")
+        words.append(_quote(text))
+    line = (" ".join(words) + "\n").encode("utf-8")
+    if len(line) > MAX_COMMAND_BYTES:
+        raise ValueError(f"AGI command {name} is {len(line)} bytes long, the limit is {MAX_COMMAND_BYTES}")
+    return line
+
+
+# --------------------------------------------------------------------------------------------- replies
+
+
+@dataclass(frozen=True)
+class AgiReply:
+    """One reply from Asterisk. `data` is the text in parentheses; for a multi-line 520, the usage text."""
+
+    code: int
+    result: str
+    data: str | None
+    extras: Mapping[str, str]
+    text: str
+
+    @property
+    def result_int(self) -> int:
+        """`result` as an int; `AgiProtocolError` if it is not one."""
+        try:
+            return int(self.result)
+        except ValueError:
+            raise AgiProtocolError(f"non-numeric AGI result in {self.text!r}") from None
+
+
+def is_hangup_line(line: str) -> bool:
+    """True for the bare `HANGUP` line FastAGI sends when the channel hangs up."""
+    return _strip_eol(line).strip() == HANGUP_LINE
+
+
+def reply_continues(line: str) -> bool:
+    """True when `line` opens a multi-line reply (`520-Invalid command syntax.  Proper usage follows:`)."""
+    return len(line) >= 4 and line[:3].isdigit() and line[3] == "-"
+
+
+def _split_tail(tail: str, text: str) -> tuple[str | None, dict[str, str]]:
+    """Split what follows `result=X` into the parenthesised data and the `key=value` extras."""
+    tail = tail.strip()
+    data: str | None = None
+    if tail.startswith("("):
+        # The data may itself contain parentheses (a variable's value): take the last `)` after which only
+        # `key=value` extras follow.
+        close = len(tail)
+        while True:
+            close = tail.rfind(")", 0, close)
+            if close < 0:
+                raise AgiProtocolError(f"unbalanced parenthesis in AGI reply {text!r}")
+            after = tail[close + 1 :]
+            if (not after or after[0].isspace()) and _EXTRAS.fullmatch(after):
+                break
+        data = tail[1:close]
+        tail = tail[close + 1 :].strip()
+    if tail and not _EXTRAS.fullmatch(tail):
+        raise AgiProtocolError(f"unexpected text in AGI reply {text!r}")
+    return data, {key: value for key, value in _EXTRA.findall(tail)}
+
+
+def parse_reply(line: str) -> AgiReply:
+    """Parse one reply line. A `520-` line parses too; use `ReplyAssembler` to read the lines that follow."""
+    text = _strip_eol(line)
+    match = _REPLY.fullmatch(text)
+    if match is None:
+        raise AgiProtocolError(f"not an AGI reply: {text[:80]!r}")
+    code = int(match.group("code"))
+    rest = match.group("rest") or ""
+    if match.group("sep") == "-":
+        return AgiReply(code=code, result="", data=None, extras=_frozen({}), text=text)
+    result_match = _RESULT.match(rest)
+    if result_match is None:
+        if code == 200:
+            raise AgiProtocolError(f"AGI reply 200 without result=: {text[:80]!r}")
+        return AgiReply(code=code, result="", data=None, extras=_frozen({}), text=text)
+    result = result_match.group("result")
+    if code == 100:  # `100 result=0 Trying...`: free text after the result
+        return AgiReply(code=code, result=result, data=None, extras=_frozen({}), text=text)
+    data, extras = _split_tail(result_match.group("tail"), text)
+    return AgiReply(code=code, result=result, data=data, extras=_frozen(extras), text=text)
+
+
+class ReplyAssembler:
+    """Feed it reply lines one by one; it returns the reply once complete.
+
+    It skips `100 Trying...` lines and gathers a multi-line `520-` reply up to `520 End of proper usage.`
+    (also when Asterisk glued that line to the end of a usage text without a newline). `HANGUP` lines are
+    not replies: check `is_hangup_line` before feeding.
+    """
+
+    def __init__(self, max_lines: int = 500) -> None:
+        self._lines: list[str] = []
+        self._max_lines = max_lines
+
+    def feed(self, line: str) -> AgiReply | None:
+        line = _strip_eol(line)
+        if not self._lines:
+            reply = parse_reply(line)
+            if reply_continues(line):
+                self._lines.append(line)
+                return None
+            return None if reply.code == 100 else reply
+        self._lines.append(line)
+        code = self._lines[0][:3]
+        if line.startswith(f"{code} ") or line.endswith(_USAGE_END):
+            lines, self._lines = self._lines, []
+            body = lines[1:-1]
+            if not line.startswith(f"{code} "):
+                body.append(line.removesuffix(_USAGE_END))
+            return AgiReply(int(code), "", "\n".join(body), _frozen({}), "\n".join(lines))
+        if len(self._lines) > self._max_lines:
+            raise AgiProtocolError(f"multi-line AGI reply longer than {self._max_lines} lines")
+        return None
