@@ -1,0 +1,126 @@
+"""The console application: ``create_app(settings)``, and ``start_console`` to serve it in a running loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agent_console import keys
+from agent_console.auth import auth_middleware
+from agent_console.formatting import Formatter
+from agent_console.middlewares import add_security_headers, error_middleware
+from agent_console.routes import setup_routes
+from agent_console.security import SessionCodec, derive_key
+from agent_console.texts import DEFAULT_LANGUAGE, load_texts
+from hotline.db import create_engine, session_factory
+from hotline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+# Forms are a few short fields; anything bigger is refused by aiohttp with a 413 before it is read.
+MAX_REQUEST_BODY = 64 * 1024
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    clock: keys.Clock = utc_now,
+    language: str = DEFAULT_LANGUAGE,
+) -> web.Application:
+    """The console for ``settings``. Pass ``engine`` to share one with the rest of the process (it is then
+    left open); otherwise the console opens its own on startup and closes it on cleanup."""
+    app = web.Application(
+        middlewares=[error_middleware, auth_middleware],
+        client_max_size=MAX_REQUEST_BODY,
+    )
+    texts = load_texts(language)
+    formatter = Formatter(texts=texts, timezone=ZoneInfo(settings.timezone), region=settings.default_region)
+    app[keys.SETTINGS] = settings
+    app[keys.TEXTS] = texts
+    app[keys.FORMATTER] = formatter
+    app[keys.CLOCK] = clock
+    app[keys.SESSION_CODEC] = SessionCodec(derive_key(settings.console_session_key, b"session cookie"))
+    app[keys.FINGERPRINT_KEY] = derive_key(settings.console_session_key, b"password fingerprint")
+
+    environment = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals.update(t=texts, fmt=formatter)
+
+    app[keys.ROUTE_ACCESS] = setup_routes(app)
+    app.cleanup_ctx.append(_database(engine))
+    app.on_response_prepare.append(add_security_headers)
+    return app
+
+
+def _database(shared: AsyncEngine | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def database(app: web.Application) -> AsyncIterator[None]:
+        engine = shared or create_engine(app[keys.SETTINGS].effective_database_url)
+        app[keys.ENGINE] = engine
+        app[keys.DB] = session_factory(engine)
+        yield
+        if shared is None:
+            await engine.dispose()
+
+    return database
+
+
+class AccessLogger(AbstractAccessLogger):
+    """One line a request, without the query string: searches carry callers' phone numbers."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        self.logger.info(
+            '%s "%s %s" %s %.1f ms',
+            request.remote,
+            request.method,
+            request.path,
+            response.status,
+            time * 1000,
+        )
+
+
+async def start_console(settings: Settings, *, engine: AsyncEngine | None = None) -> web.AppRunner:
+    """Serve the console on ``settings.console_host:console_port`` in the running loop; the caller ends it
+    with ``await runner.cleanup()``."""
+    runner = web.AppRunner(create_app(settings, engine=engine), access_log_class=AccessLogger)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.console_host, settings.console_port)
+    started = False
+    try:
+        await site.start()
+        started = True
+    finally:
+        if not started:
+            await runner.cleanup()
+    log.info("agent console on http://%s:%s/", settings.console_host, settings.console_port)
+    return runner
+
+
+async def run_console(settings: Settings) -> None:
+    """Serve the console until cancelled (``hotline console``)."""
+    runner = await start_console(settings)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

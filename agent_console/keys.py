@@ -1,0 +1,56 @@
+"""Typed keys of what the application and each request carry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from agent_console.formatting import Formatter
+from agent_console.security import SessionCodec, SessionData
+from agent_console.texts import Texts
+from hotline.settings import Settings
+
+
+class Role(StrEnum):
+    CONSULTANT = "consultant"
+    SUPERVISOR = "supervisor"
+
+
+# Who may use a route: a set of roles, or None for a public route.
+Access = frozenset[Role] | None
+Clock = Callable[[], datetime]
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+DB = web.AppKey("db", async_sessionmaker[AsyncSession])
+TEXTS = web.AppKey("texts", Texts)
+FORMATTER = web.AppKey("formatter", Formatter)
+SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
+FINGERPRINT_KEY = web.AppKey("fingerprint_key", bytes)
+ROUTE_ACCESS: web.AppKey[Mapping[web.AbstractRoute, Access]] = web.AppKey("route_access")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentUser:
+    """The signed-in consultant or supervisor, as read from the database on this request."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role is Role.SUPERVISOR
+
+
+USER = web.RequestKey("user", CurrentUser)
+SESSION = web.RequestKey("session", SessionData)
+# Set when the handler changed the session (sign-in, sign-out, a new CSRF token): the cookie is rewritten.
+NEW_SESSION = web.RequestKey("new_session", SessionData)

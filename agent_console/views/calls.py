@@ -1,0 +1,48 @@
+"""The consultant's pages: recent calls, search by phone number, one call with its path and history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from agent_console import keys, queries
+from agent_console.formatting import MAX_SEARCH_LENGTH, NotAPhoneNumber, normalise_phone_number
+from agent_console.rendering import page
+
+
+@page("home.html")
+async def home(request: web.Request) -> dict[str, Any]:
+    settings = request.app[keys.SETTINGS]
+    texts = request.app[keys.TEXTS]
+    typed = request.query.get("number")
+    context: dict[str, Any] = {
+        "typed": typed or "",
+        "search_error": None,
+        "searched": None,
+        "search_box": True,
+    }
+    async with request.app[keys.DB]() as db:
+        if typed is None or not typed.strip():
+            context["calls"] = await queries.recent_calls(db)
+            return context
+        try:
+            number = normalise_phone_number(typed, settings.default_region)
+        except NotAPhoneNumber as exc:
+            shown = typed.strip()[:MAX_SEARCH_LENGTH]
+            context["search_error"] = texts(exc.reason, text=shown)
+            context["calls"] = await queries.recent_calls(db)
+            return context
+        context["searched"] = number
+        context["calls"] = await queries.calls_from(db, number)
+    return context
+
+
+@page("call.html")
+async def call_detail(request: web.Request) -> dict[str, Any]:
+    call_id = int(request.match_info["call_id"])
+    async with request.app[keys.DB]() as db:
+        detail = await queries.call_detail(db, call_id)
+    if detail is None:
+        raise web.HTTPNotFound()
+    return {"call": detail.call, "steps": detail.steps, "history": detail.history, "back_link": True}
