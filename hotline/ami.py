@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 
 from hotline.settings import Settings
 
@@ -117,7 +118,7 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
     """Turn one AMI event frame into a typed event; None for events we do not model or broken frames."""
     headers = {str(k).lower(): str(v) for k, v in frame.items()}
     name = headers.get("event", "")
-    base = {
+    base: dict[str, Any] = {
         "name": name,
         "uniqueid": headers.get("uniqueid", ""),
         "channel": headers.get("channel", ""),
@@ -184,7 +185,17 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
     return None
 
 
-class _Manager(Manager):  # type: ignore[misc]
+class _Protocol(AMIProtocol):
+    """panoramisk's protocol, made to survive a frame it chokes on: log it, keep the connection."""
+
+    def handle_message(self, message: Any) -> None:
+        try:
+            super().handle_message(message)
+        except Exception:
+            log.exception("AMI frame could not be handled and was dropped: %r", dict(message))
+
+
+class _Manager(Manager):
     """panoramisk's Manager, told when a close is ours so that it does not reconnect."""
 
     closing = False
@@ -213,6 +224,7 @@ class AmiClient:
             username=settings.ami_username,
             secret=settings.ami_secret,
             encoding="utf-8",
+            protocol_factory=_Protocol,
             # panoramisk's own pinger never notices a dead peer; our watchdog below does.
             ping_delay=10**6,
             ping_interval=10**6,

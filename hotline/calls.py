@@ -45,7 +45,7 @@ async def open_call(sessions: Sessions, call: NewCall) -> int:
         "started_at": call.started_at or utcnow(),
     }
     async with sessions() as session:
-        dialect = session.bind.dialect.name
+        dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
             insert(Call).values(**values).on_conflict_do_nothing(index_elements=["uniqueid"])
@@ -149,7 +149,7 @@ async def request_callback(
     """Store a callback request; one pending request per number and topic. Returns False for a duplicate."""
     key = f"{number}|{topic}"
     async with sessions() as session:
-        dialect = session.bind.dialect.name
+        dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         result = await session.execute(
             insert(CallbackRequest)

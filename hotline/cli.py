@@ -20,6 +20,7 @@ def _up(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _call(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.ami import AmiClient, AmiError
+    from hotline.asterisk import instance_paths
     from hotline.testcall import TestCallError, place_test_call
 
     logging.basicConfig(level=logging.WARNING)
@@ -31,7 +32,15 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
         await ami.start()
         try:
             await ami.wait_connected(timeout=10)
-            result = await place_test_call(ami, args.number, digits, caller=args.caller, timeout=args.timeout)
+            result = await place_test_call(
+                ami,
+                args.number,
+                digits,
+                caller=args.caller,
+                timeout=args.timeout,
+                type_ahead_from=None if args.patient else 0,
+                recordings_dir=instance_paths(settings).host("spool", "monitor"),
+            )
         except (AmiError, TestCallError) as exc:
             print(f"test call failed: {exc}", file=sys.stderr)
             print("Is the hotline running (`make run` or `hotline up`)?", file=sys.stderr)
@@ -63,7 +72,7 @@ def _prompts(settings: Settings, _args: argparse.Namespace) -> int:
 def _user(settings: Settings, args: argparse.Namespace) -> int:
     from agent_console.users import main as users_main
 
-    return int(users_main(ensure_secrets(settings), args.user_args) or 0)
+    return users_main(args.user_args, database_url=settings.effective_database_url)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     call.add_argument("number", nargs="?", default="19524")
     call.add_argument("--dtmf", default="", help="digits to press, comma-separated, e.g. 1,0")
     call.add_argument("--caller", default=None, help="caller number to present (default: a random +48600…)")
-    call.add_argument("--timeout", type=float, default=60.0)
+    call.add_argument("--timeout", type=float, default=120.0)
+    call.add_argument(
+        "--patient", action="store_true", help="press each key after the prompts end (default: type ahead)"
+    )
 
     sub.add_parser("migrate", help="apply the database migrations")
     sub.add_parser("prompts", help="generate the IVR prompts (espeak-ng + sox) from recordings/prompts.yaml")

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from hotline.db.migrate import upgrade_async
 from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
-from ivr.services import IvrServices
+from ivr.services import IvrServices, load_ivr_services, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class Hotline:
     listener: CallEventListener | None = None
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
+    # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
+    clock: Callable[[], datetime] = utc_now
     _console: Any = None
     _stack: list[Any] = field(default_factory=list)
 
@@ -80,7 +84,7 @@ class Hotline:
         else:
             sounds_dir = str(prompts)
 
-        self.services = IvrServices(settings=settings, sessions=sessions, sounds_dir=sounds_dir)
+        self.services = load_ivr_services(settings, sessions, sounds_dir, now=self.clock)
         await self.start_agi()
 
         if self.with_asterisk:
@@ -93,7 +97,7 @@ class Hotline:
         if self.with_console:
             from agent_console.app import start_console
 
-            self._console = await start_console(settings)
+            self._console = await start_console(settings, engine=self.engine)
             log.info("agent console on http://%s:%s/", settings.console_host, settings.console_port)
 
     def asterisk_path(self, *parts: str) -> Path:

@@ -58,6 +58,12 @@ class Settings:
     # Where Asterisk reads the prompts from, as Asterisk sees the file system (set by `hotline up`).
     asterisk_sounds_dir: str = "/var/lib/hotline-19524/sounds"
 
+    # The IVR: the menu and consultants' hours as data files;
+    # callers of the last N days are offered their topic again.
+    menu_file: Path = PROJECT_ROOT / "ivr" / "menu.yaml"
+    hours_file: Path = PROJECT_ROOT / "ivr" / "hours.yaml"
+    returning_caller_days: int = 14
+
     # The queue that takes every caller whom the IVR cannot route (AGI down, errors, no answer).
     default_queue: str = "consultant"
     # Phone numbers without a country code are read as numbers of this region.

@@ -73,10 +73,10 @@ class AgiCommand:
             return self.args[0].rsplit("/", 1)[-1]
         return None
 
-    @property
-    def reads_keys(self) -> bool:
+    def reads_keys(self, *, type_ahead: bool) -> bool:
+        """Whether a key pressed now is read: while waiting for one, or (type-ahead) during a prompt."""
         if self.command in ("STREAM FILE", "CONTROL STREAM FILE", "SAY DIGITS"):
-            return len(self.args) > 1 and self.args[1] != ""
+            return type_ahead and len(self.args) > 1 and self.args[1] != ""
         return self.command in READING_COMMANDS
 
 
@@ -157,14 +157,17 @@ async def place_test_call(
     hang_up: bool = True,
     until: str = "settled",
     recordings_dir: Path | None = None,
+    type_ahead_from: int | None = 0,
 ) -> TestCallResult:
     """Place one call and follow it.
 
     ``until``: ``settled`` (default) ends when every digit is sent and the call has joined a queue, been hung
     up by the hotline, or waits for another key; ``queue`` waits for a queue or hang-up; ``hangup`` waits for
     the hotline to hang up. With ``hang_up`` the calling leg hangs up at the end and the inbound leg's end is
-    awaited. With ``recordings_dir`` (the instance's ``spool/monitor`` folder on the host), what the caller
-    heard is recorded and measured into ``heard_seconds``.
+    awaited. Digits from index ``type_ahead_from`` on are typed ahead: pressed as soon as a prompt that
+    accepts keys starts. Earlier ones (all of them with ``None``) are pressed patiently, when the IVR waits
+    for a key after its prompts. With ``recordings_dir`` (the instance's ``spool/monitor`` folder on the
+    host), what the caller heard is recorded and measured into ``heard_seconds``.
     """
     if not DIAL_NUMBER.match(number):
         raise TestCallError(f"not a number that can be dialled: {number!r}")
@@ -250,7 +253,9 @@ async def place_test_call(
                     name, args = _parse_agi_command(event.command)
                     command = AgiCommand(name, args)
                     open_commands[event.command_id] = command
-                    if command.reads_keys:
+                    sent = len(result.digits_sent)
+                    type_ahead = type_ahead_from is not None and sent >= type_ahead_from
+                    if command.reads_keys(type_ahead=type_ahead):
                         if pending_digits:
                             digit = pending_digits.pop(0)
                             await _send_digit(ami, calling_channel, digit)
@@ -280,7 +285,10 @@ async def place_test_call(
 async def _send_digit(ami: AmiClient, channel: str | None, digit: str) -> None:
     if channel is None:
         raise TestCallError("the calling leg is unknown; cannot send DTMF")
-    await ami.action({"Action": "PlayDTMF", "Channel": channel, "Digit": digit, "Duration": "250"})
+    # "Async: false" spares panoramisk a KeyError on the "DTMF successfully queued" reply.
+    await ami.action(
+        {"Action": "PlayDTMF", "Channel": channel, "Digit": digit, "Duration": "250", "Async": "false"}
+    )
 
 
 async def _hang_up(ami: AmiClient, channel: str) -> None:

@@ -1,4 +1,4 @@
-"""What the AGI routes need, built once when the FastAGI service starts."""
+"""What the AGI routes need, built (and validated) once when the FastAGI service starts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from hotline.calls import Sessions
-from hotline.settings import Settings
+from hotline.settings import PROJECT_ROOT, Settings
+from ivr.hours import OpeningHours, load_hours
+from ivr.menu import Menu, load_menu
+from ivr.prompts import PromptCatalog
+
+PROMPTS_FILE = PROJECT_ROOT / "recordings" / "prompts.yaml"
 
 
 def utc_now() -> datetime:
@@ -18,6 +23,20 @@ def utc_now() -> datetime:
 class IvrServices:
     settings: Settings
     sessions: Sessions
+    menu: Menu
+    hours: OpeningHours
     # Where Asterisk finds the prompts: f"{sounds_dir}/{language}/{prompt_id}".
     sounds_dir: str
     now: Callable[[], datetime] = utc_now
+
+
+def load_ivr_services(
+    settings: Settings, sessions: Sessions, sounds_dir: str, *, now: Callable[[], datetime] = utc_now
+) -> IvrServices:
+    """Load the menu and hours; a broken file stops the service here with a message naming the node."""
+    catalog = PromptCatalog.load(PROMPTS_FILE)
+    menu = load_menu(settings.menu_file, catalog)
+    hours = load_hours(settings.hours_file)
+    return IvrServices(
+        settings=settings, sessions=sessions, menu=menu, hours=hours, sounds_dir=sounds_dir, now=now
+    )

@@ -1,7 +1,7 @@
-"""The 19524 IVR route: the caller's whole journey before a consultant.
+"""The 19524 IVR route: the caller's whole journey before a consultant (the menu of ``ivr/menu.yaml``).
 
-Dialplan contract: reads the caller ID and ``CHANNEL(linkedid)``; sets ``HOTLINE_QUEUE`` (the queue to join,
-when the caller should reach a consultant), ``HOTLINE_OUTCOME``, ``HOTLINE_LANGUAGE``, ``HOTLINE_TOPIC``.
+Dialplan contract: reads the caller ID and ``CHANNEL(linkedid)``; sets ``HOTLINE_QUEUE`` (only when the caller
+is to be queued), ``HOTLINE_LANGUAGE``, ``HOTLINE_TOPIC`` and, last, ``HOTLINE_OUTCOME``.
 """
 
 from __future__ import annotations
@@ -11,16 +11,20 @@ import logging
 from hotline import calls
 from hotline.calls import NewCall
 from hotline.phone import normalise_caller
-from ivr.fastagi import CallerHungUp, Channel, Route
+from ivr.fastagi import Channel, Route
+from ivr.journal import DatabaseJournal
 from ivr.services import IvrServices
+from ivr.session import run_ivr
 
 log = logging.getLogger(__name__)
 
 
 def route(services: IvrServices) -> Route:
+    settings = services.settings
+
     async def ivr(channel: Channel) -> None:
         env = channel.env
-        caller = normalise_caller(env.callerid, services.settings.default_region)
+        caller = normalise_caller(env.callerid, settings.default_region)
         linkedid = await channel.get_variable("CHANNEL(linkedid)")
         call_id = await calls.open_call(
             services.sessions,
@@ -33,18 +37,22 @@ def route(services: IvrServices) -> Route:
             ),
         )
         await calls.mark_answered(services.sessions, env.uniqueid, services.now())
-        try:
-            await calls.add_step(services.sessions, call_id, "greeting", None)
-            await channel.stream_file(f"{services.sounds_dir}/pl/greeting")
-            queue = services.settings.default_queue
-            await calls.set_fields(
-                services.sessions, env.uniqueid, language="pl", queue=queue, outcome="queued"
-            )
-            await channel.set_variable("HOTLINE_LANGUAGE", "pl")
-            await channel.set_variable("HOTLINE_OUTCOME", "queued")
-            await channel.set_variable("HOTLINE_QUEUE", queue)
-        except CallerHungUp:
-            await calls.set_outcome_if_unset(services.sessions, env.uniqueid, "hung_up_in_menu")
-            raise
+        journal = DatabaseJournal(
+            services.sessions,
+            call_id=call_id,
+            uniqueid=env.uniqueid,
+            caller_e164=caller.e164,
+            returning_days=settings.returning_caller_days,
+        )
+        result = await run_ivr(
+            channel,
+            services.menu,
+            services.hours,
+            journal,
+            sounds_dir=services.sounds_dir,
+            now=services.now,
+            region=settings.default_region,
+        )
+        log.info("IVR done: %s %s", result.outcome, result.queue or "")
 
     return ivr

@@ -11,9 +11,11 @@ import os
 import random
 import shutil
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -22,6 +24,20 @@ from hotline.runner import Hotline
 from hotline.settings import load_settings
 
 T = TypeVar("T")
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+# A working Wednesday, 10:00 in Warsaw: consultants are in.
+WORKING_DAY = datetime(2026, 12, 2, 10, 0, tzinfo=WARSAW)
+
+
+class TestClock:
+    """The IVR's clock in end-to-end tests: pinned, and moved by tests that need other hours."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -46,7 +62,7 @@ async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         rtp_start=rtp_start,
         rtp_end=rtp_start + 200,
     )
-    hotline = Hotline(settings, with_console=False)
+    hotline = Hotline(settings, with_console=False, clock=TestClock(WORKING_DAY))
     try:
         await hotline.start()
         yield hotline
@@ -56,6 +72,14 @@ async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         folder: Path = paths.host()
         if folder.is_dir() and not os.environ.get("HOTLINE_KEEP_TEST_INSTANCE"):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def clock(hotline: Hotline) -> Iterator[TestClock]:
+    """The running hotline's clock; put back to the working day after each test."""
+    assert isinstance(hotline.clock, TestClock)
+    yield hotline.clock
+    hotline.clock.at = WORKING_DAY
 
 
 async def eventually(check: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, what: str = "") -> T:

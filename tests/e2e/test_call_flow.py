@@ -31,8 +31,15 @@ async def test_asterisk_starts_clean(hotline: Hotline) -> None:
 
 async def test_call_is_answered_greeted_recorded_and_closed(hotline: Hotline) -> None:
     assert hotline.ami is not None
+    # A patient caller: hears the greeting and the language choice, then presses 1 (Polish), 0 (consultant).
     result = await place_test_call(
-        hotline.ami, "19524", caller="+48600111222", recordings_dir=hotline.asterisk_path("spool", "monitor")
+        hotline.ami,
+        "19524",
+        ["1", "0"],
+        caller="+48600111222",
+        recordings_dir=hotline.asterisk_path("spool", "monitor"),
+        type_ahead_from=1,
+        timeout=120,
     )
 
     assert result.answered
@@ -49,16 +56,28 @@ async def test_call_is_answered_greeted_recorded_and_closed(hotline: Hotline) ->
     assert call.started_at <= call.answered_at <= call.ended_at
     assert call.outcome == "queued"
     assert call.queue == hotline.settings.default_queue
+    assert call.language == "pl"
     assert call.linkedid
     assert hotline.services is not None
     async with hotline.services.sessions() as session:
-        nodes = (await session.scalars(select(CallStep.node).where(CallStep.call_id == call.id))).all()
-    assert "greeting" in nodes
+        steps = (
+            await session.execute(
+                select(CallStep.node, CallStep.key).where(CallStep.call_id == call.id).order_by(CallStep.id)
+            )
+        ).all()
+    # The path: the welcome (greeting + language choice), "1" Polish, the main menu, "0" a consultant.
+    assert [tuple(s) for s in steps] == [
+        ("welcome", None),
+        ("welcome", "1"),
+        ("main", None),
+        ("main", "0"),
+        ("to_consultant", None),
+    ]
 
 
 async def test_withheld_number_is_kept_as_withheld(hotline: Hotline) -> None:
     assert hotline.ami is not None
-    result = await place_test_call(hotline.ami, "19524", caller="anonymous")
+    result = await place_test_call(hotline.ami, "19524", ["1", "0"], caller="anonymous")
     assert result.answered
     call = await stored_call(hotline, result.uniqueid or "")
     assert call.caller_withheld
@@ -84,7 +103,7 @@ async def test_without_fastagi_the_caller_still_reaches_the_default_queue(hotlin
 
 async def test_a_second_call_links_to_the_callers_first(hotline: Hotline) -> None:
     assert hotline.ami is not None
-    first = await place_test_call(hotline.ami, "19524", caller="+48600555666")
+    first = await place_test_call(hotline.ami, "19524", ["1", "0"], caller="+48600555666")
     second = await place_test_call(hotline.ami, "19524", caller="+48600555666")
     first_call = await stored_call(hotline, first.uniqueid or "")
     second_call = await stored_call(hotline, second.uniqueid or "")
