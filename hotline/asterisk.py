@@ -94,24 +94,50 @@ def _instance_asterisk_conf(paths: InstancePaths, modules_dir: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generated_includes(settings: Settings, paths: InstancePaths) -> dict[str, str]:
+def generated_includes(settings: Settings, *, moh_dir: str) -> dict[str, str]:
     """The per-instance include files that the committed configuration names."""
     return {
         "hotline_globals.conf": (
             f"HOTLINE_FASTAGI={settings.fastagi_address}\nHOTLINE_DEFAULT_QUEUE={settings.default_queue}\n"
         ),
         "manager_instance.conf": f"port = {settings.ami_port}\nbindaddr = {settings.ami_host}\n",
-        "manager_users.conf": (
-            f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n"
-        ),
+        "manager_users.conf": f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n",
         "pjsip_instance.conf": (
             "[transport-udp]\ntype = transport\nprotocol = udp\n"
             f"bind = {settings.sip_host}:{settings.sip_port}\n\n"
             f"[loopback]\ntype = aor\ncontact = sip:{settings.sip_host}:{settings.sip_port}\n"
         ),
         "rtp_instance.conf": f"rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
-        "moh_instance.conf": f"directory = {paths.seen_by_asterisk('sounds', 'hold')}\n",
+        "moh_instance.conf": f"directory = {moh_dir}\n",
     }
+
+
+def write_config(settings: Settings, etc: Path, *, asterisk_conf: str, moh_dir: str) -> None:
+    """Write Asterisk's configuration: ``asterisk_conf/``, ``dialplans/`` and the generated includes."""
+    if not settings.ami_secret:
+        raise AsteriskError("no AMI secret: call hotline.settings.ensure_secrets first")
+    if etc.exists():
+        for item in etc.iterdir():
+            if item.is_dir():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+    _copy_tree(CONF_DIR, etc, ["*.conf"])
+    _copy_tree(DIALPLAN_DIR, etc / "dialplans", ["*.conf"])
+    (etc / "asterisk.conf").write_text(asterisk_conf)
+    for name, content in generated_includes(settings, moh_dir=moh_dir).items():
+        (etc / name).write_text(content)
+    (etc / "manager_users.conf").chmod(0o600)
+
+
+def install_sounds(prompts_dir: Path | None, sounds: Path) -> None:
+    """Copy the prompts (``<lang>/<id>.wav``) where Asterisk reads them, with the hold music beside them."""
+    if prompts_dir is not None and prompts_dir.is_dir():
+        for lang_dir in prompts_dir.iterdir():
+            if lang_dir.is_dir():
+                _copy_tree(lang_dir, sounds / lang_dir.name, ["*.wav"])
+    (sounds / "hold").mkdir(parents=True, exist_ok=True)
+    _ensure_hold_music(sounds / "hold")
 
 
 def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
@@ -123,30 +149,33 @@ def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
 
 
 def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> InstancePaths:
-    """Lay out the instance folder: configuration, generated includes, prompts, hold music."""
-    if not settings.ami_secret:
-        raise AsteriskError("no AMI secret: call hotline.settings.ensure_secrets first")
+    """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music."""
     paths = instance_paths(settings)
-    etc = paths.host("etc")
-    if etc.exists():
-        shutil.rmtree(etc)
-    _copy_tree(CONF_DIR, etc, ["*.conf"])
-    _copy_tree(DIALPLAN_DIR, etc / "dialplans", ["*.conf"])
-    (etc / "asterisk.conf").write_text(_instance_asterisk_conf(paths, _modules_dir(settings.asterisk_root)))
-    for name, content in generated_includes(settings, paths).items():
-        (etc / name).write_text(content)
-    (etc / "manager_users.conf").chmod(0o600)
-    for folder in ("cache", "lib", "spool", "run", "log", "sounds/hold"):
+    write_config(
+        settings,
+        paths.host("etc"),
+        asterisk_conf=_instance_asterisk_conf(paths, _modules_dir(settings.asterisk_root)),
+        moh_dir=paths.seen_by_asterisk("sounds", "hold"),
+    )
+    for folder in ("cache", "lib", "spool", "run", "log"):
         paths.host(folder).mkdir(parents=True, exist_ok=True)
     if paths.messages_log.exists():
         paths.messages_log.unlink()
-    sounds = paths.host("sounds")
-    if prompts_dir is not None and prompts_dir.is_dir():
-        for lang_dir in prompts_dir.iterdir():
-            if lang_dir.is_dir():
-                _copy_tree(lang_dir, sounds / lang_dir.name, ["*.wav"])
-    _ensure_hold_music(sounds / "hold")
+    install_sounds(prompts_dir, paths.host("sounds"))
     return paths
+
+
+def write_production_config(settings: Settings, etc: Path, sounds: Path, prompts_dir: Path | None) -> None:
+    """Configuration for an Asterisk of its own (Docker): the committed asterisk.conf layout, prompts in
+    ``sounds`` (which that Asterisk must see as ``settings.asterisk_sounds_dir``)."""
+    etc.mkdir(parents=True, exist_ok=True)
+    write_config(
+        settings,
+        etc,
+        asterisk_conf=(CONF_DIR / "asterisk.conf").read_text(),
+        moh_dir=f"{settings.asterisk_sounds_dir}/hold",
+    )
+    install_sounds(prompts_dir, sounds)
 
 
 def _ensure_hold_music(folder: Path) -> None:

@@ -6,15 +6,26 @@ import argparse
 import asyncio
 import logging
 import sys
+from pathlib import Path
 
 from hotline.settings import Settings, ensure_secrets, load_settings
 
 
-def _up(settings: Settings, _args: argparse.Namespace) -> int:
+def _up(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.runner import configure_logging, run_forever
 
     configure_logging()
-    asyncio.run(run_forever(settings))
+    asyncio.run(run_forever(settings, manage_asterisk=not args.external_asterisk))
+    return 0
+
+
+def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.asterisk import write_production_config
+    from hotline.runner import build_prompts
+
+    settings = ensure_secrets(settings)
+    write_production_config(settings, Path(args.etc), Path(args.sounds), build_prompts(settings))
+    print(f"Asterisk configuration in {args.etc}, prompts in {args.sounds}")
     return 0
 
 
@@ -79,7 +90,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline", description="19524 Zielona Linia contact centre")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("up", help="run the whole hotline in the foreground (Asterisk, IVR, AMI, console)")
+    up = sub.add_parser("up", help="run the whole hotline in the foreground (Asterisk, IVR, AMI, console)")
+    up.add_argument(
+        "--external-asterisk",
+        action="store_true",
+        help="do not run the sandboxed Asterisk; use one of its own (see docker-compose.yml)",
+    )
+    conf = sub.add_parser("asterisk-config", help="write the configuration for an Asterisk of its own")
+    conf.add_argument("--etc", required=True, help="its configuration folder (e.g. /etc/asterisk)")
+    conf.add_argument(
+        "--sounds", required=True, help="where it reads the prompts (HOTLINE_ASTERISK_SOUNDS_DIR)"
+    )
 
     call = sub.add_parser("call", help="place a real SIP test call into the running hotline")
     call.add_argument("number", nargs="?", default="19524")
@@ -98,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     settings = load_settings()
-    handlers = {"up": _up, "call": _call, "migrate": _migrate, "prompts": _prompts, "user": _user}
+    handlers = {
+        "up": _up,
+        "asterisk-config": _asterisk_config,
+        "call": _call,
+        "migrate": _migrate,
+        "prompts": _prompts,
+        "user": _user,
+    }
     return handlers[args.command](settings, args)
 
 

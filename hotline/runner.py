@@ -53,7 +53,8 @@ def build_prompts(settings: Settings) -> Path:
 @dataclass
 class Hotline:
     settings: Settings
-    with_asterisk: bool = True
+    # Run Asterisk from the sandbox; False for an Asterisk of its own (Docker), reached over AMI and FastAGI.
+    manage_asterisk: bool = True
     with_console: bool = True
     asterisk: AsteriskProcess | None = None
     agi: FastAgiServer | None = None
@@ -75,23 +76,23 @@ class Hotline:
         sessions = session_factory(self.engine)
         prompts = await asyncio.to_thread(build_prompts, settings)
 
-        if self.with_asterisk:
+        if self.manage_asterisk:
             await asyncio.to_thread(ensure_root, settings)
             paths = await asyncio.to_thread(prepare_instance, settings, prompts)
             self.asterisk = AsteriskProcess(settings, paths)
             await self.asterisk.start()
             sounds_dir = paths.seen_by_asterisk("sounds")
         else:
-            sounds_dir = str(prompts)
+            sounds_dir = settings.asterisk_sounds_dir
 
         self.services = load_ivr_services(settings, sessions, sounds_dir, now=self.clock)
         await self.start_agi()
 
-        if self.with_asterisk:
-            self.ami = AmiClient(settings)
-            self.listener = CallEventListener(self.ami, sessions, settings)
-            await self.listener.start()
-            await self.ami.start()
+        self.ami = AmiClient(settings)
+        self.listener = CallEventListener(self.ami, sessions, settings)
+        await self.listener.start()
+        await self.ami.start()
+        if self.manage_asterisk:
             await self.ami.wait_connected()
 
         if self.with_console:
@@ -154,8 +155,8 @@ class Hotline:
         )
 
 
-async def run_forever(settings: Settings) -> None:
-    hotline = Hotline(settings)
+async def run_forever(settings: Settings, *, manage_asterisk: bool = True) -> None:
+    hotline = Hotline(settings, manage_asterisk=manage_asterisk)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
