@@ -96,6 +96,7 @@ def _instance_asterisk_conf(paths: InstancePaths, modules_dir: str) -> str:
 
 def generated_includes(settings: Settings, *, moh_dir: str) -> dict[str, str]:
     """The per-instance include files that the committed configuration names."""
+    extra = [name.strip() for name in settings.extra_dialplans.split(",") if name.strip()]
     return {
         "hotline_globals.conf": (
             f"HOTLINE_FASTAGI={settings.fastagi_address}\nHOTLINE_DEFAULT_QUEUE={settings.default_queue}\n"
@@ -109,6 +110,7 @@ def generated_includes(settings: Settings, *, moh_dir: str) -> dict[str, str]:
         ),
         "rtp_instance.conf": f"rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
         "moh_instance.conf": f"directory = {moh_dir}\n",
+        "extensions_extra.conf": "".join(f'#include "dialplans/{name}"\n' for name in extra),
     }
 
 

@@ -99,7 +99,6 @@ class Hotline:
             from agent_console.app import start_console
 
             self._console = await start_console(settings, engine=self.engine)
-            log.info("agent console on http://%s:%s/", settings.console_host, settings.console_port)
 
     def asterisk_path(self, *parts: str) -> Path:
         """A path of this instance's Asterisk folders, on the host."""
@@ -116,7 +115,6 @@ class Hotline:
             header_timeout=settings.fastagi_header_timeout,
         )
         await self.agi.start()
-        log.info("FastAGI listening on %s:%s", settings.fastagi_host, self.agi.port)
 
     async def stop_agi(self) -> None:
         if self.agi is not None:

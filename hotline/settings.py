@@ -64,6 +64,10 @@ class Settings:
     hours_file: Path = PROJECT_ROOT / "ivr" / "hours.yaml"
     returning_caller_days: int = 14
 
+    # Extra files of dialplans/ that this instance includes (comma-separated), e.g. "bench.conf" for the
+    # benchmarks' plain-dialplan menu. Production includes none.
+    extra_dialplans: str = ""
+
     # The queue that takes every caller whom the IVR cannot route (AGI down, errors, no answer).
     default_queue: str = "consultant"
     # Phone numbers without a country code are read as numbers of this region.
