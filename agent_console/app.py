@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,6 +21,7 @@ from agent_console.middlewares import add_security_headers, error_middleware
 from agent_console.routes import setup_routes
 from agent_console.security import SessionCodec, derive_key
 from agent_console.texts import DEFAULT_LANGUAGE, load_texts
+from hotline.clock import utc_now
 from hotline.db import create_engine, session_factory
 from hotline.settings import Settings
 
@@ -30,10 +30,6 @@ log = logging.getLogger(__name__)
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 # Forms are a few short fields; anything bigger is refused by aiohttp with a 413 before it is read.
 MAX_REQUEST_BODY = 64 * 1024
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def create_app(

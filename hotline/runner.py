@@ -21,12 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.ami import AmiClient
 from hotline.asterisk import AsteriskProcess, ensure_root, prepare_instance
 from hotline.call_events import CallEventListener
+from hotline.clock import utc_now
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
 from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
-from ivr.services import IvrServices, load_ivr_services, utc_now
+from ivr.services import IvrServices, load_ivr_services
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import itertools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,16 +27,11 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # How far ahead next_opening looks before concluding the line never opens.
 SEARCH_DAYS = 400
 
-Clock = Callable[[], datetime]
+Clock = Callable[[], datetime]  # the type of hotline.clock.utc_now, which is the real one
 
 
 class HoursError(Exception):
     """The opening-hours configuration is invalid."""
-
-
-def utc_now() -> datetime:
-    """The real clock, for production; tests inject their own :data:`Clock`."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from hotline.calls import Sessions
+from hotline.clock import utc_now
 from hotline.settings import PROJECT_ROOT, Settings
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.prompts import PromptCatalog
 
 PROMPTS_FILE = PROJECT_ROOT / "recordings" / "prompts.yaml"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from hotline.clock import utc_now
+
 
 class UtcDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC on the way in and out, on SQLite (which keeps naive text) as on PostgreSQL."""
@@ -38,8 +40,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+utcnow = utc_now
 
 
 NAMING = {

@@ -7,7 +7,16 @@ import logging
 from dataclasses import dataclass
 
 from ivr.fastagi.errors import AgiCommandError, AgiProtocolError, CallerHungUp
-from ivr.fastagi.protocol import AgiEnvironment, AgiReply, ReplyAssembler, format_command, is_hangup_line
+from ivr.fastagi.protocol import (
+    HANGUP_LINE,
+    AgiEnvironment,
+    AgiReply,
+    ReplyAssembler,
+    format_command,
+    is_hangup_line,
+    parse_reply,
+    reply_continues,
+)
 
 __all__ = ["DEFAULT_COMMAND_TIMEOUT", "Channel", "DigitInput"]
 
@@ -52,10 +61,24 @@ class Channel:
         self._hung_up = False
         self._broken: str | None = None
         self._busy = False
+        # One lazily re-armed timer per channel instead of one timer per command: `_deadline` is when the
+        # pending reply is due; the watchdog, when it fires, re-arms itself for a later deadline or, if the
+        # reply is overdue, aborts the connection, which wakes the waiting read.
+        self._deadline: float | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._expired: str | None = None
+        self._expired_reason = ""
 
     @property
     def hung_up(self) -> bool:
         return self._hung_up
+
+    def release(self) -> None:
+        """Forget the reply deadline; the server calls this when the session ends."""
+        self._deadline = None
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
 
     # ------------------------------------------------------------------------------------------ low level
 
@@ -64,33 +87,35 @@ class Channel:
         line = format_command(name, *args)  # ValueError before anything is sent
         if self._busy:
             raise RuntimeError(f"{name}: another AGI command is still waiting for its reply on this channel")
+        if self._hung_up:
+            raise CallerHungUp(f"{name}: the channel has already hung up")
+        if self._broken is not None:
+            raise AgiProtocolError(f"{name}: session unusable after an earlier error ({self._broken})")
         self._busy = True
+        limit = self._command_timeout if reply_timeout is None else reply_timeout
+        self._arm(limit, f"no reply to {name} within {limit:g} s")
         try:
-            if self._hung_up:
-                raise CallerHungUp(f"{name}: the channel has already hung up")
-            if self._broken is not None:
-                raise AgiProtocolError(f"{name}: session unusable after an earlier error ({self._broken})")
-            limit = self._command_timeout if reply_timeout is None else reply_timeout
-            try:
-                async with asyncio.timeout(limit):
-                    self._writer.write(line)
-                    await self._writer.drain()
-                    reply = await self._read_reply()
-            except TimeoutError:
-                self._broken = f"no reply to {name} within {limit:g} s"
-                raise AgiProtocolError(self._broken) from None
-            except ConnectionError as exc:
-                self._hung_up = True
-                raise CallerHungUp(f"{name}: connection lost ({exc})") from exc
-            except AgiProtocolError as exc:
-                self._broken = str(exc)
+            self._writer.write(line)
+            await self._writer.drain()
+            reply = await self._read_reply()
+        except (ConnectionError, CallerHungUp) as exc:
+            if self._expired is not None:
+                self._broken = self._expired
+                raise AgiProtocolError(self._expired) from None
+            self._hung_up = True
+            if isinstance(exc, CallerHungUp):
                 raise
-            except asyncio.CancelledError:
-                # The reply may still come: it would be read as the answer to the next command.
-                self._broken = f"{name} was cancelled"
-                raise
+            raise CallerHungUp(f"{name}: connection lost ({exc})") from exc
+        except AgiProtocolError as exc:
+            self._broken = str(exc)
+            raise
+        except asyncio.CancelledError:
+            # The reply may still come: it would be read as the answer to the next command.
+            self._broken = f"{name} was cancelled"
+            raise
         finally:
             self._busy = False
+            self._deadline = None
         if reply.code == 200:
             return reply
         if reply.code == _DEAD_CHANNEL:
@@ -98,23 +123,48 @@ class Channel:
             raise CallerHungUp(f"{name}: {reply.text}")
         raise AgiCommandError(reply, f"{name}: {reply.text}")
 
+    def _arm(self, limit: float, reason: str) -> None:
+        loop = asyncio.get_running_loop()
+        self._deadline = deadline = loop.time() + limit
+        self._expired_reason = reason
+        if self._watchdog is not None and self._watchdog.when() <= deadline:
+            return  # fires first, then re-arms itself for this deadline
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watchdog = loop.call_at(deadline, self._on_watchdog)
+
+    def _on_watchdog(self) -> None:
+        self._watchdog = None
+        if self._deadline is None:
+            return  # no reply pending: the next command re-arms
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._deadline:
+            self._watchdog = loop.call_at(self._deadline, self._on_watchdog)
+            return
+        self._expired = self._expired_reason
+        self._writer.transport.abort()
+
     async def _read_reply(self) -> AgiReply:
-        assembler = ReplyAssembler()
-        while True:
-            try:
-                raw = await self._reader.readline()
-            except ValueError:  # the line is longer than the stream's limit
-                raise AgiProtocolError("AGI reply line too long") from None
-            if not raw.endswith(b"\n"):  # end of stream, possibly mid-line
-                self._hung_up = True
-                raise CallerHungUp("Asterisk closed the connection")
-            line = raw.decode("utf-8", errors="replace")
-            if is_hangup_line(line):
-                self._hung_up = True
-                raise CallerHungUp("the caller hung up")
-            reply = assembler.feed(line)
-            if reply is not None:
-                return reply
+        line = await self._read_line()
+        reply = parse_reply(line)
+        if reply.code != 100 and not reply_continues(line):
+            return reply
+        assembler = ReplyAssembler()  # `100 Trying...` or a multi-line `520-` reply
+        while (assembled := assembler.feed(line)) is None:
+            line = await self._read_line()
+        return assembled
+
+    async def _read_line(self) -> str:
+        try:
+            raw = await self._reader.readline()
+        except ValueError:  # the line is longer than the stream's limit
+            raise AgiProtocolError("AGI reply line too long") from None
+        if not raw.endswith(b"\n"):  # end of stream, possibly mid-line
+            raise CallerHungUp("Asterisk closed the connection")
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if line == HANGUP_LINE or is_hangup_line(line):
+            raise CallerHungUp("the caller hung up")
+        return line
 
     def _hang_up_on_minus_one(self, name: str, reply: AgiReply) -> int:
         value = reply.result_int

@@ -45,8 +45,7 @@ _COMMAND_NAME = re.compile(r"[A-Z]+(?: [A-Z]+)*")
 _FORBIDDEN = re.compile(r"[\r\n\0]")
 _valid_names: set[str] = set()
 
-_REPLY = re.compile(r"(?P<code>[1-5][0-9]{2})(?:(?P<sep>[ -])(?P<rest>.*))?", re.DOTALL)
-_RESULT = re.compile(r"result=(?P<result>\S*)(?P<tail>.*)", re.DOTALL)
+_REPLY = re.compile(r"([1-5][0-9]{2})(?:([ -])(.*))?", re.DOTALL)
 _EXTRA = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*?)(?=\s+[A-Za-z_][A-Za-z0-9_]*=|\s*$)", re.DOTALL)
 _EXTRAS = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=.*)?", re.DOTALL)
 _USAGE_END = "520 End of proper usage."
@@ -57,7 +56,10 @@ def _strip_eol(line: str) -> str:
 
 
 def _frozen(mapping: dict[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(mapping)
+    return MappingProxyType(mapping) if mapping else _EMPTY
+
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
 # --------------------------------------------------------------------------------------------- environment
@@ -86,8 +88,8 @@ class AgiEnvironment:
     network_script: str
     route: str
     arguments: tuple[str, ...]
-    query: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
-    raw: Mapping[str, str] = field(default_factory=lambda: _frozen({}))
+    query: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    raw: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> AgiEnvironment:
@@ -106,8 +108,7 @@ class AgiEnvironment:
         path, _, query_string = network_script.partition("?")
         numbered: list[tuple[int, str]] = []
         for key, value in raw.items():
-            match = _ARG_KEY.fullmatch(key)
-            if match is not None:
+            if key.startswith("agi_arg_") and (match := _ARG_KEY.fullmatch(key)) is not None:
                 numbered.append((int(match.group(1)), value))
         numbered.sort()
         if [index for index, _ in numbered] != list(range(1, len(numbered) + 1)):
@@ -231,19 +232,16 @@ def parse_reply(line: str) -> AgiReply:
     match = _REPLY.fullmatch(text)
     if match is None:
         raise AgiProtocolError(f"not an AGI reply: {text[:80]!r}")
-    code = int(match.group("code"))
-    rest = match.group("rest") or ""
-    if match.group("sep") == "-":
-        return AgiReply(code=code, result="", data=None, extras=_frozen({}), text=text)
-    result_match = _RESULT.match(rest)
-    if result_match is None:
+    digits, separator, rest = match.groups()
+    code = int(digits)
+    if separator == "-" or not rest or not rest.startswith("result="):
         if code == 200:
             raise AgiProtocolError(f"AGI reply 200 without result=: {text[:80]!r}")
-        return AgiReply(code=code, result="", data=None, extras=_frozen({}), text=text)
-    result = result_match.group("result")
-    if code == 100:  # `100 result=0 Trying...`: free text after the result
-        return AgiReply(code=code, result=result, data=None, extras=_frozen({}), text=text)
-    data, extras = _split_tail(result_match.group("tail"), text)
+        return AgiReply(code=code, result="", data=None, extras=_EMPTY, text=text)
+    result, _, tail = rest[7:].partition(" ")
+    if code == 100 or not tail or tail.isspace():  # `100 result=0 Trying...`: free text after the result
+        return AgiReply(code=code, result=result, data=None, extras=_EMPTY, text=text)
+    data, extras = _split_tail(tail, text)
     return AgiReply(code=code, result=result, data=data, extras=_frozen(extras), text=text)
 
 
@@ -274,7 +272,7 @@ class ReplyAssembler:
             body = lines[1:-1]
             if not line.startswith(f"{code} "):
                 body.append(line.removesuffix(_USAGE_END))
-            return AgiReply(int(code), "", "\n".join(body), _frozen({}), "\n".join(lines))
+            return AgiReply(int(code), "", "\n".join(body), _EMPTY, "\n".join(lines))
         if len(self._lines) > self._max_lines:
             raise AgiProtocolError(f"multi-line AGI reply longer than {self._max_lines} lines")
         return None

@@ -171,7 +171,11 @@ class FastAgiServer:
                 log.warning("FastAGI connection from %s rejected: %s", _peer_name(writer), exc)
                 return
             current_uniqueid.set(env.uniqueid)
-            await self._run(env, Channel(env, reader, writer, command_timeout=self._command_timeout))
+            channel = Channel(env, reader, writer, command_timeout=self._command_timeout)
+            try:
+                await self._run(env, channel)
+            finally:
+                channel.release()
         finally:
             await _close(writer)
 

@@ -13,9 +13,10 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_console.app import create_app, utc_now
+from agent_console.app import create_app
 from agent_console.keys import Clock
 from agent_console.users import create_user
+from hotline.clock import utc_now
 from hotline.settings import Settings
 
 Client = TestClient[web.Request, web.Application]
