@@ -13,6 +13,7 @@ from collections import OrderedDict
 from hotline import calls
 from hotline.ami import AmiClient, AmiEvent, Hangup, Newexten, Newstate, QueueCallerJoin, UserEvent
 from hotline.calls import NewCall, Sessions
+from hotline.live import LiveState
 from hotline.phone import normalise_caller
 from hotline.settings import Settings
 
@@ -25,9 +26,16 @@ STATE_UP = 6
 
 class CallEventListener:
     def __init__(
-        self, ami: AmiClient, sessions: Sessions, settings: Settings, *, remember: int = 50000
+        self,
+        ami: AmiClient,
+        sessions: Sessions,
+        settings: Settings,
+        live: LiveState | None = None,
+        *,
+        remember: int = 50000,
     ) -> None:
         self.ami = ami
+        self.live = live
         self.sessions = sessions
         self.settings = settings
         # uniqueids of hotline calls seen entering, oldest first (bounded: a long run must not grow forever)
@@ -66,9 +74,11 @@ class CallEventListener:
             return
         if isinstance(event, Newstate) and event.state == STATE_UP:
             await calls.mark_answered(self.sessions, event.uniqueid)
+            await self._live("answered", event.uniqueid)
         elif isinstance(event, QueueCallerJoin):
             log.info("[%s] joined queue %s at position %d", event.uniqueid, event.queue, event.position)
             await calls.mark_queued(self.sessions, event.uniqueid, event.queue)
+            await self._live("queued", event.uniqueid, queue=event.queue, position=event.position)
         elif isinstance(event, UserEvent) and event.user_event == "HotlineFallback":
             log.warning(
                 "[%s] dialplan fallback to the default queue (%s)",
@@ -76,10 +86,16 @@ class CallEventListener:
                 event.fields.get("Reason", ""),
             )
             await calls.set_fields(self.sessions, event.uniqueid, outcome="fallback_queue")
+            await self._live("fallback", event.uniqueid)
         elif isinstance(event, Hangup):
             self._calls.pop(event.uniqueid, None)
             await calls.close_call(self.sessions, event.uniqueid, cause=event.cause)
+            await self._live("ended", event.uniqueid, cause=event.cause)
             log.info("[%s] call ended (cause %s %s)", event.uniqueid, event.cause, event.cause_txt)
+
+    async def _live(self, kind: str, uniqueid: str, **fields: object) -> None:
+        if self.live is not None:
+            await self.live.call_changed(kind, uniqueid, **fields)
 
     async def _call_entered(self, event: Newexten) -> None:
         self._calls[event.uniqueid] = None
@@ -101,3 +117,4 @@ class CallEventListener:
             event.uniqueid,
             "a withheld number" if caller.withheld else caller.e164 or repr(caller.raw),
         )
+        await self._live("entered", event.uniqueid, caller=caller.e164, withheld=caller.withheld)

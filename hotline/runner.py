@@ -24,6 +24,7 @@ from hotline.call_events import CallEventListener
 from hotline.clock import utc_now
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
+from hotline.live import LiveState
 from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
@@ -61,6 +62,7 @@ class Hotline:
     agi: FastAgiServer | None = None
     ami: AmiClient | None = None
     listener: CallEventListener | None = None
+    live: LiveState | None = None
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
@@ -89,8 +91,10 @@ class Hotline:
         self.services = load_ivr_services(settings, sessions, sounds_dir, now=self.clock)
         await self.start_agi()
 
+        self.live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
+        await self.live.ping()
         self.ami = AmiClient(settings)
-        self.listener = CallEventListener(self.ami, sessions, settings)
+        self.listener = CallEventListener(self.ami, sessions, settings, self.live)
         await self.listener.start()
         await self.ami.start()
         if self.manage_asterisk:
@@ -131,6 +135,8 @@ class Hotline:
             await self.listener.close()
         if self.ami is not None:
             await self.ami.close()
+        if self.live is not None:
+            await self.live.close()
         await self.stop_agi()
         if self.asterisk is not None:
             await self.asterisk.stop()

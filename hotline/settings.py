@@ -26,6 +26,8 @@ class Settings:
     # Database by URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db
     database_url: str = ""
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Keys of the live state: <prefix>:calls (hash), <prefix>:events (stream).
+    redis_prefix: str = "hotline"
 
     # FastAGI server: loopback only.
     fastagi_host: str = "127.0.0.1"

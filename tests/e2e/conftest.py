@@ -61,12 +61,15 @@ async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         console_port=free_port(),
         rtp_start=rtp_start,
         rtp_end=rtp_start + 200,
+        redis_prefix=f"hotline-test-{os.getpid()}",
     )
     hotline = Hotline(settings, with_console=False, clock=TestClock(WORKING_DAY))
     try:
         await hotline.start()
         yield hotline
     finally:
+        if hotline.live is not None:
+            await hotline.live.clear()
         await hotline.stop()
         paths = instance_paths(hotline.settings)
         folder: Path = paths.host()

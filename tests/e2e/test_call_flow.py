@@ -108,3 +108,32 @@ async def test_a_second_call_links_to_the_callers_first(hotline: Hotline) -> Non
     first_call = await stored_call(hotline, first.uniqueid or "")
     second_call = await stored_call(hotline, second.uniqueid or "")
     assert second_call.previous_call_id == first_call.id
+
+
+async def test_live_state_follows_the_call_in_redis(hotline: Hotline) -> None:
+    """The wallboard's source: a snapshot of calls in the hotline plus the ordered changes."""
+    assert hotline.ami is not None and hotline.live is not None
+    live = hotline.live
+    position, _ = await live.snapshot()
+    result = await place_test_call(hotline.ami, "19524", ["1", "0"], caller="+48600777888", hang_up=False)
+    assert result.queue == "consultant"
+    uniqueid = result.uniqueid or ""
+
+    async def queued_in_snapshot() -> dict[str, object] | None:
+        _, calls = await live.snapshot()
+        state = calls.get(uniqueid)
+        return state if state and state.get("state") == "queued" else None
+
+    state = await eventually(queued_in_snapshot, what="the queued call in the live snapshot")
+    assert state["caller"] == "+48600777888" and state["queue"] == "consultant"
+
+    await hotline.ami.action({"Action": "Hangup", "Channel": result.events[0].channel})
+
+    async def ended() -> list[str] | None:
+        kinds = [e["kind"] for _, e in await live.changes(position) if e["uniqueid"] == uniqueid]
+        return kinds if kinds and kinds[-1] == "ended" else None
+
+    kinds = await eventually(ended, what="the call's end in the live stream")
+    assert kinds == ["entered", "answered", "queued", "ended"]
+    _, calls = await live.snapshot()
+    assert uniqueid not in calls

@@ -1,0 +1,81 @@
+"""Live state in Redis: the current picture of calls (a hash) and the ordered changes (a stream).
+
+A wallboard or console reads the snapshot, then follows the stream from the snapshot's position. Redis is
+the live view only: the database keeps the record, so a Redis outage is logged and never loses a call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+from hotline.clock import utc_now
+
+log = logging.getLogger(__name__)
+
+
+class LiveState:
+    def __init__(self, url: str, *, prefix: str = "hotline", stream_maxlen: int = 100_000) -> None:
+        self.url = url
+        self.calls_key = f"{prefix}:calls"
+        self.stream_key = f"{prefix}:events"
+        self.stream_maxlen = stream_maxlen
+        self._redis: redis.Redis = redis.from_url(url, decode_responses=True, socket_timeout=2)
+        self._healthy = True
+
+    async def ping(self) -> bool:
+        try:
+            await self._redis.ping()
+        except (RedisError, OSError) as exc:
+            log.warning("Redis at %s does not answer (%s): live state is off until it does", self.url, exc)
+            self._healthy = False
+            return False
+        return True
+
+    async def call_changed(self, kind: str, uniqueid: str, **fields: Any) -> None:
+        """Record a change of a call: ``kind`` is entered, answered, queued, fallback or ended."""
+        event = {"kind": kind, "uniqueid": uniqueid, "at": utc_now().isoformat(), **fields}
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                if kind == "ended":
+                    pipe.hdel(self.calls_key, uniqueid)
+                else:
+                    current = await self._redis.hget(self.calls_key, uniqueid)
+                    state = json.loads(current) if current else {"uniqueid": uniqueid}
+                    state.update({k: v for k, v in event.items() if k != "kind"}, state=kind)
+                    pipe.hset(self.calls_key, uniqueid, json.dumps(state))
+                pipe.xadd(
+                    self.stream_key, {"event": json.dumps(event)}, maxlen=self.stream_maxlen, approximate=True
+                )
+                await pipe.execute()
+        except (RedisError, OSError) as exc:
+            if self._healthy:
+                log.warning("[%s] live state not updated, Redis failed: %s", uniqueid, exc)
+            self._healthy = False
+            return
+        if not self._healthy:
+            log.info("Redis answers again: live state is back")
+            self._healthy = True
+
+    async def snapshot(self) -> tuple[str, dict[str, dict[str, Any]]]:
+        """The calls now in the hotline, and the stream position from which to follow changes."""
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xrevrange(self.stream_key, count=1)
+            pipe.hgetall(self.calls_key)
+            last, calls = await pipe.execute()
+        position = last[0][0] if last else "0-0"
+        return position, {uniqueid: json.loads(state) for uniqueid, state in calls.items()}
+
+    async def changes(self, after: str = "0-0", count: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        entries: list[Any] = await self._redis.xrange(self.stream_key, min=f"({after}", count=count) or []
+        return [(str(entry_id), json.loads(fields["event"])) for entry_id, fields in entries]
+
+    async def clear(self) -> None:
+        await self._redis.delete(self.calls_key, self.stream_key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
