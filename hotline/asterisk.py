@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -150,8 +152,20 @@ def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
                 shutil.copy2(item, target / item.name)
 
 
+def _ensure_hosts_file(root: Path) -> None:
+    """The root has no /etc/hosts: without one, Asterisk's lookups of this machine's own name fail (and
+    block) on every call."""
+    hosts = root / "etc" / "hosts"
+    wanted = f"127.0.0.1\tlocalhost {socket.gethostname()}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+    if not hosts.exists() or hosts.read_text() != wanted:
+        tmp = hosts.with_suffix(".tmp")
+        tmp.write_text(wanted)
+        os.replace(tmp, hosts)
+
+
 def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> InstancePaths:
     """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music."""
+    _ensure_hosts_file(settings.asterisk_root)
     paths = instance_paths(settings)
     write_config(
         settings,

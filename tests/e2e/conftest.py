@@ -67,6 +67,9 @@ async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
     try:
         await hotline.start()
         yield hotline
+        # Every call of the session went through without Asterisk logging an error.
+        assert hotline.asterisk is not None
+        assert hotline.asterisk.error_lines() == []
     finally:
         if hotline.live is not None:
             await hotline.live.clear()
