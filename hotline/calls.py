@@ -126,9 +126,9 @@ async def add_step(sessions: Sessions, call_id: int, node: str, key: str | None)
 
 
 async def recent_topic(
-    sessions: Sessions, caller_e164: str, *, exclude_call_id: int, within: timedelta
+    sessions: Sessions, caller_e164: str, *, exclude_call_id: int, within: timedelta, now: datetime
 ) -> str | None:
-    """The topic of this number's most recent call with a topic, if it was within ``within``."""
+    """The topic of this number's most recent call with a topic, if it was within ``within`` of ``now``."""
     async with sessions() as session:
         return await session.scalar(
             select(Call.topic)
@@ -136,7 +136,7 @@ async def recent_topic(
                 Call.caller_number == caller_e164,
                 Call.id != exclude_call_id,
                 Call.topic.is_not(None),
-                Call.started_at >= utcnow() - within,
+                Call.started_at >= now - within,
             )
             .order_by(Call.started_at.desc(), Call.id.desc())
             .limit(1)

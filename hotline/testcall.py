@@ -208,7 +208,9 @@ async def place_test_call(
                 "Timeout": str(int(min(timeout, 30) * 1000)),
                 "Async": "true",
                 "Variable": f"HOTLINE_TESTCALL_ID={token}",
-            }
+            },
+            # panoramisk waits for the OriginateResponse, which comes when the hotline answers.
+            timeout=min(timeout, 30) + 5,
         )
         while True:
             try:

@@ -6,15 +6,24 @@ from datetime import timedelta
 
 from hotline import calls
 from hotline.calls import Sessions
+from hotline.clock import Clock
 
 
 class DatabaseJournal:
     """Implements :class:`ivr.session.CallJournal` for one stored call."""
 
     def __init__(
-        self, sessions: Sessions, *, call_id: int, uniqueid: str, caller_e164: str | None, returning_days: int
+        self,
+        sessions: Sessions,
+        *,
+        call_id: int,
+        uniqueid: str,
+        caller_e164: str | None,
+        returning_days: int,
+        now: Clock,
     ) -> None:
         self.sessions = sessions
+        self.now = now
         self.call_id = call_id
         self.uniqueid = uniqueid
         self.caller_e164 = caller_e164
@@ -39,7 +48,11 @@ class DatabaseJournal:
         if self.caller_e164 is None or self.returning_window <= timedelta(0):
             return None
         return await calls.recent_topic(
-            self.sessions, self.caller_e164, exclude_call_id=self.call_id, within=self.returning_window
+            self.sessions,
+            self.caller_e164,
+            exclude_call_id=self.call_id,
+            within=self.returning_window,
+            now=self.now(),
         )
 
     async def request_callback(self, number: str, topic: str, consent: bool) -> None:

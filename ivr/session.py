@@ -230,6 +230,8 @@ class _Call:
         self.uniqueid = channel.env.uniqueid
         self.language = next((n.default for n in menu.nodes.values() if isinstance(n, LanguageNode)), "pl")
         self.topic: str | None = None
+        # The topic of the menu the caller is in now: going back (#) to a menu without one clears it.
+        self.menu_topic: str | None = None
         self.reached_information = False
         self.history: list[str] = []  # menu and language nodes, current last
         self.pending: str | None = None  # a key typed ahead during a prompt that asked nothing
@@ -372,6 +374,7 @@ class _Call:
 
     async def _menu(self, node: MenuNode, *, arrived: bool) -> _Step:
         await self.journal.step(node.id, None)
+        self.menu_topic = node.topic
         if node.topic is not None:
             self.reached_information = True
             await self._set_topic(node.topic)
@@ -414,8 +417,8 @@ class _Call:
     async def _queue(self, node: QueueNode) -> _Step:
         await self.journal.step(node.id, None)
         self.reached_information = False  # asking for a consultant: self-service did not settle it
-        if self.topic is None:
-            await self._set_topic(self.menu.default_topic)
+        # The caller asks for a consultant about the topic of where they are now, not of where they were.
+        await self._set_topic(self.menu_topic or self.menu.default_topic)
         self.pending = None
         if self.hours.is_open(self.now()):
             await self._play(self._prompts(node.prompts), interruptible=False)

@@ -43,6 +43,7 @@ def route(services: IvrServices) -> Route:
             uniqueid=env.uniqueid,
             caller_e164=caller.e164,
             returning_days=settings.returning_caller_days,
+            now=services.now,
         )
         result = await run_ivr(
             channel,
