@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,7 +82,13 @@ class QueueCallerLeave(AmiEvent):
 
 @dataclass(frozen=True)
 class UserEvent(AmiEvent):
+    """``UserEvent(Name)`` of the dialplan, with the channel it was raised on."""
+
     user_event: str
+    linkedid: str = ""
+    context: str = ""
+    extension: str = ""
+    caller_id_num: str = ""
 
 
 @dataclass(frozen=True)
@@ -170,7 +176,14 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
     if name == "QueueCallerLeave":
         return QueueCallerLeave(**base, queue=headers.get("queue", ""))
     if name == "UserEvent":
-        return UserEvent(**base, user_event=headers.get("userevent", ""))
+        return UserEvent(
+            **base,
+            user_event=headers.get("userevent", ""),
+            linkedid=headers.get("linkedid", ""),
+            context=headers.get("context", ""),
+            extension=headers.get("exten", ""),
+            caller_id_num=headers.get("calleridnum", ""),
+        )
     if name in PLAIN_EVENTS:
         return AmiEvent(**base)
     if name in ("AGIExecStart", "AGIExecEnd"):
@@ -210,11 +223,15 @@ class _Manager(Manager):
 class AmiClient:
     """The hotline's AMI connection: reconnects forever, pings, fans typed events out to subscribers."""
 
-    def __init__(self, settings: Settings, *, action_timeout: float = 10.0) -> None:
+    def __init__(
+        self, settings: Settings, *, action_timeout: float = 10.0, event_filters: Sequence[str] = ()
+    ) -> None:
         if settings.ami_host not in ("127.0.0.1", "::1", "localhost"):
             raise AmiError(f"AMI must stay on loopback, not {settings.ami_host}")
         self.settings = settings
         self.action_timeout = action_timeout
+        # Asterisk-side filters of this session (AMI "Filter" action), set again after each login.
+        self.event_filters = tuple(event_filters)
         self._subscribers: list[asyncio.Queue[AmiEvent]] = []
         self._logged_in = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -258,6 +275,23 @@ class AmiClient:
 
     def _on_login(self, _manager: Manager) -> None:
         log.info("AMI logged in at %s:%s", self.settings.ami_host, self.settings.ami_port)
+        if not self.event_filters:
+            self._logged_in.set()
+            return
+        task = asyncio.create_task(self._add_filters(), name="ami-filters")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _add_filters(self) -> None:
+        for expression in self.event_filters:
+            future = self._manager.send_action({"Action": "Filter", "Operation": "Add", "Filter": expression})
+            try:
+                response = await asyncio.wait_for(future, self.action_timeout)
+            except TimeoutError:
+                log.warning("AMI filter %r unanswered", expression)
+                continue
+            if str(response.get("Response", "")).lower() != "success":
+                log.warning("AMI filter %r refused: %s", expression, response.get("Message", ""))
         self._logged_in.set()
 
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:

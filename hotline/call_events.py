@@ -1,6 +1,7 @@
 """The AMI listener: keeps each call's record true to what Asterisk did, whatever the IVR side managed.
 
-It sees every call that enters the hotline (even when the FastAGI server is down), its answer, the queue it
+It sees every call that enters the hotline (the dialplan's ``HotlineCallEntered`` event, raised before the
+IVR, so even when the FastAGI server is down), its answer, the queue it
 joined, a dialplan fallback, and its hang-up. One consumer applies the events in arrival order.
 """
 
@@ -11,7 +12,7 @@ import logging
 from collections import OrderedDict
 
 from hotline import calls
-from hotline.ami import AmiClient, AmiEvent, Hangup, Newexten, Newstate, QueueCallerJoin, UserEvent
+from hotline.ami import AmiClient, AmiEvent, Hangup, Newstate, QueueCallerJoin, UserEvent
 from hotline.calls import NewCall, Sessions
 from hotline.live import LiveState
 from hotline.phone import normalise_caller
@@ -66,9 +67,12 @@ class CallEventListener:
                 log.exception("[%s] could not apply AMI event %s", event.uniqueid, event.name)
 
     async def apply(self, event: AmiEvent) -> None:
-        if isinstance(event, Newexten):
-            if (event.context, event.extension, event.priority) == (HOTLINE_CONTEXT, HOTLINE_NUMBER, 1):
-                await self._call_entered(event)
+        if (
+            isinstance(event, UserEvent)
+            and event.user_event == "HotlineCallEntered"
+            and event.context == HOTLINE_CONTEXT
+        ):
+            await self._call_entered(event)
             return
         if event.uniqueid not in self._calls:
             return
@@ -97,7 +101,7 @@ class CallEventListener:
         if self.live is not None:
             await self.live.call_changed(kind, uniqueid, **fields)
 
-    async def _call_entered(self, event: Newexten) -> None:
+    async def _call_entered(self, event: UserEvent) -> None:
         self._calls[event.uniqueid] = None
         while len(self._calls) > self._remember:
             self._calls.popitem(last=False)

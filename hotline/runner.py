@@ -32,6 +32,16 @@ from ivr.services import IvrServices, load_ivr_services
 
 log = logging.getLogger(__name__)
 
+# Events the call listener never uses stay in Asterisk: every dialplan step and AGI command of every call
+# would otherwise be parsed here and thrown away.
+LISTENER_FILTERS = (
+    "!Event: Newexten",
+    "!Event: AGIExec*",
+    "!Event: VarSet",
+    "!Event: DTMF*",
+    "!Event: RTCP*",
+)
+
 PROMPTS_SOURCE = PROJECT_ROOT / "recordings" / "prompts.yaml"
 
 
@@ -61,6 +71,9 @@ class Hotline:
     asterisk: AsteriskProcess | None = None
     agi: FastAgiServer | None = None
     ami: AmiClient | None = None
+    # An AMI connection with every event, for tools and tests (test calls follow AGI commands).
+    tools_ami: bool = False
+    listener_ami: AmiClient | None = None
     listener: CallEventListener | None = None
     live: LiveState | None = None
     engine: AsyncEngine | None = None
@@ -93,11 +106,15 @@ class Hotline:
 
         self.live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
         await self.live.ping()
-        self.ami = AmiClient(settings)
-        self.listener = CallEventListener(self.ami, sessions, settings, self.live)
+        self.listener_ami = AmiClient(settings, event_filters=LISTENER_FILTERS)
+        self.listener = CallEventListener(self.listener_ami, sessions, settings, self.live)
         await self.listener.start()
-        await self.ami.start()
+        await self.listener_ami.start()
         if self.manage_asterisk:
+            await self.listener_ami.wait_connected()
+        if self.tools_ami:
+            self.ami = AmiClient(settings)
+            await self.ami.start()
             await self.ami.wait_connected()
 
         if self.with_console:
@@ -135,6 +152,8 @@ class Hotline:
             await self.listener.close()
         if self.ami is not None:
             await self.ami.close()
+        if self.listener_ami is not None:
+            await self.listener_ami.close()
         if self.live is not None:
             await self.live.close()
         await self.stop_agi()

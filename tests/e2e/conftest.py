@@ -63,7 +63,7 @@ async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         rtp_end=rtp_start + 200,
         redis_prefix=f"hotline-test-{os.getpid()}",
     )
-    hotline = Hotline(settings, with_console=False, clock=TestClock(WORKING_DAY))
+    hotline = Hotline(settings, with_console=False, tools_ami=True, clock=TestClock(WORKING_DAY))
     try:
         await hotline.start()
         yield hotline

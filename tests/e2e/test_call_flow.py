@@ -137,3 +137,18 @@ async def test_live_state_follows_the_call_in_redis(hotline: Hotline) -> None:
     assert kinds == ["entered", "answered", "queued", "ended"]
     _, calls = await live.snapshot()
     assert uniqueid not in calls
+
+
+async def test_the_listener_gets_no_events_it_does_not_use(hotline: Hotline) -> None:
+    """Asterisk filters the listener's AMI session: no dialplan steps or AGI commands cross the wire."""
+    assert hotline.ami is not None and hotline.listener_ami is not None
+    seen = hotline.listener_ami.subscribe()
+    try:
+        result = await place_test_call(hotline.ami, "19524", ["1", "0"], caller="+48600999000")
+        assert result.queue == "consultant"
+        await stored_call(hotline, result.uniqueid or "")
+    finally:
+        hotline.listener_ami.unsubscribe(seen)
+    names = {seen.get_nowait().name for _ in range(seen.qsize())}
+    assert {"Hangup", "QueueCallerJoin", "UserEvent"} <= names
+    assert not names & {"Newexten", "AGIExecStart", "AGIExecEnd"}
