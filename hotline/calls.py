@@ -30,6 +30,7 @@ class NewCall:
     channel: str | None = None
     dialed: str | None = None
     started_at: datetime | None = None
+    answered_at: datetime | None = None
 
 
 async def open_call(sessions: Sessions, call: NewCall) -> int:
@@ -43,6 +44,7 @@ async def open_call(sessions: Sessions, call: NewCall) -> int:
         "caller_withheld": call.caller.withheld,
         "caller_raw": call.caller.raw,
         "started_at": call.started_at or utcnow(),
+        "answered_at": call.answered_at,
     }
     async with sessions() as session:
         dialect = session.get_bind().dialect.name
@@ -51,6 +53,8 @@ async def open_call(sessions: Sessions, call: NewCall) -> int:
             insert(Call).values(**values).on_conflict_do_nothing(index_elements=["uniqueid"])
         )
         row = (await session.execute(select(Call).where(Call.uniqueid == call.uniqueid))).scalar_one()
+        if row.answered_at is None and call.answered_at is not None:
+            row.answered_at = call.answered_at
         if row.previous_call_id is None and row.caller_number is not None:
             previous = await session.scalar(
                 select(Call.id)

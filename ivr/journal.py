@@ -1,12 +1,20 @@
-"""The IVR's journal on the database: the path, language, topic, outcome and call-back requests of a call."""
+"""The IVR's journal on the database: the path, language, topic, outcome and call-back requests of a call.
+
+What the caller does in the menu is kept in memory and written in one transaction when the call leaves the
+IVR (queued, served, hung up) or the route ends for any other reason (``flush`` in the route's ``finally``):
+one write per call instead of one per key. Call-back requests are written at once.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
 
 from hotline import calls
 from hotline.calls import Sessions
 from hotline.clock import Clock
+from hotline.db.models import Call, CallStep
 
 
 class DatabaseJournal:
@@ -28,21 +36,37 @@ class DatabaseJournal:
         self.uniqueid = uniqueid
         self.caller_e164 = caller_e164
         self.returning_window = timedelta(days=returning_days)
+        self._steps: list[tuple[datetime, str, str | None]] = []
+        self._fields: dict[str, object] = {}
 
     async def step(self, node: str, key: str | None) -> None:
-        await calls.add_step(self.sessions, self.call_id, node, key)
+        self._steps.append((calls.utcnow(), node[:64], None if key is None else key[:32]))
 
     async def set_language(self, language: str) -> None:
-        await calls.set_fields(self.sessions, self.uniqueid, language=language)
+        self._fields["language"] = language
 
     async def set_topic(self, topic: str) -> None:
-        await calls.set_fields(self.sessions, self.uniqueid, topic=topic)
+        self._fields["topic"] = topic
 
     async def finish(self, outcome: str, queue: str | None = None) -> None:
-        values: dict[str, object] = {"outcome": outcome}
+        self._fields["outcome"] = outcome
         if queue is not None:
-            values["queue"] = queue
-        await calls.set_fields(self.sessions, self.uniqueid, **values)
+            self._fields["queue"] = queue
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write what the journal holds; idempotent."""
+        if not self._steps and not self._fields:
+            return
+        steps, fields = self._steps, self._fields
+        self._steps, self._fields = [], {}
+        async with self.sessions() as session:
+            session.add_all(
+                CallStep(call_id=self.call_id, at=at, node=node, key=key) for at, node, key in steps
+            )
+            if fields:
+                await session.execute(update(Call).where(Call.id == self.call_id).values(**fields))
+            await session.commit()
 
     async def recent_topic(self) -> str | None:
         if self.caller_e164 is None or self.returning_window <= timedelta(0):

@@ -34,9 +34,10 @@ def route(services: IvrServices) -> Route:
                 linkedid=linkedid,
                 channel=env.channel[:128],
                 dialed=env.extension[:32],
+                # The dialplan answered before the AGI; the listener may have stored Asterisk's own time.
+                answered_at=calls.utcnow(),
             ),
         )
-        await calls.mark_answered(services.sessions, env.uniqueid, services.now())
         journal = DatabaseJournal(
             services.sessions,
             call_id=call_id,
@@ -45,15 +46,18 @@ def route(services: IvrServices) -> Route:
             returning_days=settings.returning_caller_days,
             now=services.now,
         )
-        result = await run_ivr(
-            channel,
-            services.menu,
-            services.hours,
-            journal,
-            sounds_dir=services.sounds_dir,
-            now=services.now,
-            region=settings.default_region,
-        )
+        try:
+            result = await run_ivr(
+                channel,
+                services.menu,
+                services.hours,
+                journal,
+                sounds_dir=services.sounds_dir,
+                now=services.now,
+                region=settings.default_region,
+            )
+        finally:
+            await journal.flush()
         log.info("IVR done: %s %s", result.outcome, result.queue or "")
 
     return ivr
