@@ -1,0 +1,904 @@
+"""Real SIP calls through the 19524 IVR on the real Asterisk 22, against the same call flow done by a plain
+dialplan menu (``dialplans/bench.conf``, Background/WaitExten, same prompts), in the same run.
+
+    .venv/bin/python bench/ivr_calls.py            # full run, about 5 minutes
+    .venv/bin/python bench/ivr_calls.py --smoke    # a few calls per flow; exit 1 if OUR flow failed any
+
+Needs root (the Asterisk sandbox runs under chroot). Everything stays on 127.0.0.1. The hotline (Asterisk,
+our FastAGI server, the AMI listener, a temporary SQLite database, the clock pinned to a working day) runs in
+a subprocess, as in production; this process is only the callers: one AMI connection for originates and
+events (filtered to what it follows), a few more for the keys (AMI PlayDTMF blocks its connection for the
+key's duration).
+
+A call: AMI Originate over the loopback SIP trunk (the calling leg echoes what it hears, so RTP flows both
+ways) -> the inbound leg is answered by the flow under test -> "1" (Polish) is pressed as soon as the
+greeting starts, "0" (consultant) as soon as the main menu starts, both typed ahead over RFC 4733 -> the
+caller joins the ``consultant`` queue (QueueCallerJoin) -> hang up. Failed: not in the queue within
+``SETUP_DEADLINE``, hung up before, a dialplan fallback of the AGI, or a menu path other than
+greeting -> main menu -> transfer (a key lost). Setup latency: originate sent -> queue joined (it includes the
+non-interruptible 4.7 s ``transfer`` prompt, in both flows).
+
+Steps, each flow in turn at the same level:
+  rate   new calls per second R for RATE_SECONDS (each call hangs up once queued): failures, setup p50/p95.
+         Sustained = < 0.1 % failed and setup p95 within LATENCY_SLACK of the flow's single-call latency.
+  hold   N calls launched at HOLD_RATE per second, all held in the queue together for HOLD_SECONDS, then
+         hung up: failures (including any call dropped while held).
+A flow's ramp stops at its first step that misses. CPU is sampled per step: Asterisk, the hotline process
+(FastAGI + AMI listener), this driver, and the whole machine (2 cores = 200 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import json
+import logging
+import os
+import resource
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from hotline.ami import (
+    AgiExec,
+    AmiClient,
+    AmiError,
+    AmiEvent,
+    Hangup,
+    Newchannel,
+    Newexten,
+    QueueCallerJoin,
+    UserEvent,
+)
+from hotline.asterisk import instance_paths
+from hotline.runner import Hotline
+from hotline.settings import Settings, ensure_secrets, load_settings
+
+log = logging.getLogger("bench.ivr_calls")
+
+# A working Wednesday, 10:00 in Warsaw: the menu routes "0" to the consultant queue.
+WORKING_DAY = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
+THIS_SCRIPT = str(Path(__file__).resolve())
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+SERVER_LIFETIME = 900  # seconds: a hotline subprocess left behind by a crashed run stops by itself
+
+TRUNK = "loopback"
+CALLER_CONTEXT = "hotline-bench-caller"
+QUEUE = "consultant"
+# (digit, the prompt whose start is the moment to press it): both typed ahead.
+KEYS = (("1", "greeting"), ("0", "main_menu"))
+# The first prompt of each play command of a clean call, in both flows.
+EXPECTED_PATH = ("greeting", "main_menu", "transfer")
+PLAY_APPS = frozenset({"background", "playback"})  # as AMI spells them: "BackGround"
+PLAY_COMMANDS = frozenset({"STREAM FILE", "CONTROL STREAM FILE", "GET OPTION", "GET DATA"})
+DTMF_MS = 100  # Asterisk's minimum; PlayDTMF holds its AMI connection this long
+DTMF_CONNECTIONS = 12
+SETUP_DEADLINE = 20.0  # originate -> queue joined
+END_DEADLINE = 15.0  # hang-up sent -> both legs gone
+LATENCY_SLACK = 1.5  # seconds of setup p95 over the single-call latency still counted as sustained
+FAILURE_LIMIT = 0.001  # < 0.1 % failed calls
+RTP_PORTS = (30000, 39998)  # 4 ports a call (RTP + RTCP, two legs): room for thousands, picked at random
+
+
+@dataclass(frozen=True)
+class Flow:
+    key: str
+    label: str
+    number: str
+
+
+OURS = Flow("ivr", "AGI IVR (ours)", "19524")
+PLAIN = Flow("plain", "plain dialplan", "19599")
+FLOWS = (OURS, PLAIN)
+
+
+@dataclass(frozen=True)
+class Plan:
+    rates: tuple[int, ...]
+    rate_seconds: float
+    holds: tuple[int, ...]
+    hold_rate: float
+    hold_seconds: float
+    budget: float  # seconds for the whole ramp; steps past it are skipped
+
+
+FULL = Plan(
+    rates=(10, 20, 30, 40, 50, 60),
+    rate_seconds=8.0,
+    holds=(25, 50, 100, 150, 200, 250),
+    hold_rate=20.0,
+    hold_seconds=3.0,
+    budget=330.0,
+)
+SMOKE = Plan(rates=(3,), rate_seconds=2.0, holds=(4,), hold_rate=4.0, hold_seconds=1.0, budget=60.0)
+
+
+# ============================================================================================ the hotline
+
+
+async def serve(config: str) -> None:
+    """Subprocess body: run the hotline with these settings until stdin closes."""
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    signal.alarm(SERVER_LIFETIME)
+    values: dict[str, Any] = json.loads(config)
+    values["state_dir"] = Path(values["state_dir"])
+    hotline = Hotline(load_settings(**values), with_console=False, clock=lambda: WORKING_DAY)
+    try:
+        await hotline.start()
+        assert hotline.services is not None
+        print(f"READY {hotline.services.sounds_dir}", flush=True)
+        stdin_closed = asyncio.Event()
+
+        def on_stdin() -> None:
+            if not os.read(sys.stdin.fileno(), 1024):
+                stdin_closed.set()
+
+        asyncio.get_running_loop().add_reader(sys.stdin.fileno(), on_stdin)
+        await stdin_closed.wait()
+    finally:
+        await hotline.stop()
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class HotlineProcess:
+    settings: Settings
+    process: asyncio.subprocess.Process
+    sounds_dir: str
+
+    @classmethod
+    async def spawn(cls, state_dir: Path, log_file: IO[bytes]) -> HotlineProcess:
+        values: dict[str, Any] = {
+            "state_dir": str(state_dir),
+            "database_url": f"sqlite+aiosqlite:///{state_dir / 'bench.sqlite3'}",
+            "asterisk_instance": f"bench-{os.getpid()}",
+            "sip_port": free_port(socket.SOCK_DGRAM),
+            "ami_port": free_port(),
+            "fastagi_port": free_port(),
+            "console_port": free_port(),
+            "rtp_start": RTP_PORTS[0],
+            "rtp_end": RTP_PORTS[1],
+            "extra_dialplans": "bench.conf",
+        }
+        settings = ensure_secrets(load_settings(**{**values, "state_dir": state_dir}))
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            THIS_SCRIPT,
+            "--serve",
+            json.dumps(values),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=log_file,
+        )
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(120):
+                line = await process.stdout.readline()
+        except TimeoutError:
+            line = b""
+        if not line.startswith(b"READY "):
+            process.kill()
+            await process.wait()
+            raise RuntimeError(f"the hotline did not start ({line!r}); see {log_file.name}")
+        return cls(settings, process, line.decode().split(" ", 1)[1].strip())
+
+    def asterisk_pid(self) -> int | None:
+        with contextlib.suppress(OSError, ValueError):
+            return int(instance_paths(self.settings).host("run", "asterisk.pid").read_text().strip())
+        return None
+
+    async def stop(self) -> None:
+        if self.process.returncode is None and self.process.stdin is not None:
+            self.process.stdin.close()  # the child stops Asterisk and itself
+        try:
+            async with asyncio.timeout(40):
+                await self.process.wait()
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+        folder = instance_paths(self.settings).host()
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# ============================================================================================ CPU
+
+
+def process_cpu(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (0 when it is gone)."""
+    if pid is None:
+        return 0.0
+    with contextlib.suppress(OSError, IndexError, ValueError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return 0.0
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) jiffies of all cores."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]
+    total = sum(values[:8])
+    return float(total - idle), float(total)
+
+
+@dataclass
+class CpuUse:
+    """Percent of one core over a step (machine: percent of one core too, 200 % = both cores busy)."""
+
+    asterisk: float = 0.0
+    hotline: float = 0.0
+    driver: float = 0.0
+    machine: float = 0.0
+
+    def text(self) -> str:
+        return (
+            f"ast {self.asterisk:.0f}% / py {self.hotline:.0f}% / drv {self.driver:.0f}%"
+            f" / all {self.machine:.0f}%"
+        )
+
+
+class CpuMeter:
+    def __init__(self, hotline: HotlineProcess) -> None:
+        self.pids = (hotline.asterisk_pid(), hotline.process.pid, os.getpid())
+        self.cores = os.cpu_count() or 1
+
+    def snapshot(self) -> tuple[float, tuple[float, ...], tuple[float, float]]:
+        return time.monotonic(), tuple(process_cpu(pid) for pid in self.pids), machine_cpu()
+
+    def since(self, start: tuple[float, tuple[float, ...], tuple[float, float]]) -> CpuUse:
+        end = self.snapshot()
+        wall = max(end[0] - start[0], 1e-6)
+        used = [100 * (b - a) / wall for a, b in zip(start[1], end[1], strict=True)]
+        busy = end[2][0] - start[2][0]
+        total = max(end[2][1] - start[2][1], 1.0)
+        return CpuUse(*used, machine=100 * self.cores * busy / total)
+
+
+# ============================================================================================ the calls
+
+
+@dataclass
+class Call:
+    flow: Flow
+    caller: str
+    calling_id: str
+    started: float
+    inbound_id: str | None = None
+    path: list[str] = field(default_factory=list)
+    keys_sent: int = 0
+    joined: float | None = None
+    failure: str | None = None
+    held: bool = False  # the hold step is waiting with this call in the queue
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    calling_gone: asyncio.Event = field(default_factory=asyncio.Event)
+    inbound_gone: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def fail(self, reason: str) -> None:
+        if self.failure is None:
+            self.failure = reason
+        self.settled.set()
+
+    @property
+    def latency(self) -> float | None:
+        return None if self.joined is None else self.joined - self.started
+
+
+def first_prompt(event: AmiEvent) -> str | None:
+    """The first prompt a play command or application starts with, as a bare prompt id."""
+    if isinstance(event, AgiExec):
+        try:
+            words = shlex.split(event.command)
+        except ValueError:
+            words = event.command.split()
+        upper = [w.upper() for w in words]
+        for size in (3, 2):
+            if " ".join(upper[:size]) in PLAY_COMMANDS and len(words) > size:
+                return words[size].rsplit("/", 1)[-1]
+        return None
+    if isinstance(event, Newexten) and event.application.lower() in PLAY_APPS and event.app_data:
+        return event.app_data.split("&", 1)[0].split(",", 1)[0].rsplit("/", 1)[-1]
+    return None
+
+
+class Driver:
+    """Places calls and follows them: one AMI event stream routed to per-call state."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.events_ami = AmiClient(settings, action_timeout=30.0)
+        self.key_amis = [AmiClient(settings) for _ in range(DTMF_CONNECTIONS)]
+        self.free_key_amis: asyncio.Queue[AmiClient] = asyncio.Queue()
+        self.by_calling: dict[str, Call] = {}
+        self.by_caller: dict[str, Call] = {}
+        self.by_inbound: dict[str, Call] = {}
+        self.numbers = itertools.count(1)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.dispatcher: asyncio.Task[None] | None = None
+        self.dropped_events = 0
+
+    async def start(self, sounds_dir: str) -> None:
+        for ami in (self.events_ami, *self.key_amis):
+            await ami.start()
+        for ami in (self.events_ami, *self.key_amis):
+            await ami.wait_connected()
+        for ami in self.key_amis:
+            await ami.action({"Action": "Events", "EventMask": "off"})
+            self.free_key_amis.put_nowait(ami)
+        # Only the events followed here; the rest (VarSet, RTCP, ...) stays in Asterisk.
+        wanted = "Newchannel|Hangup|AGIExecStart|Newexten|QueueCallerJoin|UserEvent|OriginateResponse"
+        await self.events_ami.action({"Action": "Filter", "Operation": "Add", "Filter": f"Event: ({wanted})"})
+        # The plain-dialplan menu reads the prompts' folder from this global (dialplans/bench.conf).
+        await self.events_ami.action(
+            {"Action": "Setvar", "Variable": "HOTLINE_BENCH_SOUNDS", "Value": sounds_dir}
+        )
+        queue = self.events_ami.subscribe(maxsize=1_000_000)
+        self.dispatcher = asyncio.create_task(self._dispatch(queue), name="bench-dispatch")
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.dispatcher is not None:
+            self.dispatcher.cancel()
+        for task in [*self.tasks, *([self.dispatcher] if self.dispatcher else [])]:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        for ami in (self.events_ami, *self.key_amis):
+            await ami.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    # -- events ----------------------------------------------------------------------------------------------
+
+    async def _dispatch(self, queue: asyncio.Queue[AmiEvent]) -> None:
+        while True:
+            event = await queue.get()
+            try:
+                self._apply(event)
+            except Exception:
+                log.exception("event %s could not be applied", event.name)
+
+    def _apply(self, event: AmiEvent) -> None:
+        uid = event.uniqueid
+        call = self.by_calling.get(uid)
+        if call is not None:
+            if isinstance(event, Hangup):
+                del self.by_calling[uid]
+                call.calling_gone.set()
+                if call.inbound_id is None:
+                    self.by_caller.pop(call.caller, None)
+                    call.inbound_gone.set()
+                if not call.settled.is_set():
+                    call.fail(f"calling leg ended ({event.cause_txt or event.cause})")
+            return
+        call = self.by_inbound.get(uid)
+        if call is None:
+            if isinstance(event, Newchannel) and event.context == "hotline":
+                call = self.by_caller.pop(event.caller_id_num, None)
+                if call is not None:
+                    call.inbound_id = uid
+                    self.by_inbound[uid] = call
+            return
+        if isinstance(event, QueueCallerJoin):
+            if call.joined is None:
+                call.joined = time.monotonic()
+            if event.queue != QUEUE:
+                call.fail(f"joined queue {event.queue}")
+            elif tuple(call.path) != EXPECTED_PATH:
+                call.fail("menu path " + ">".join(call.path))
+            call.settled.set()
+        elif isinstance(event, Hangup):
+            del self.by_inbound[uid]
+            call.inbound_gone.set()
+            if call.held:
+                call.fail("dropped while held")
+            elif not call.settled.is_set():
+                call.fail(f"hung up before the queue ({event.cause_txt or event.cause})")
+        elif isinstance(event, UserEvent) and event.user_event != "HotlineCallEntered":
+            call.fail(f"dialplan {event.user_event}")
+        else:
+            prompt = first_prompt(event)
+            if prompt is None:
+                return
+            call.path.append(prompt)
+            if call.keys_sent < len(KEYS) and prompt == KEYS[call.keys_sent][1]:
+                digit = KEYS[call.keys_sent][0]
+                call.keys_sent += 1
+                self._spawn(self._press(call, digit))
+
+    async def _press(self, call: Call, digit: str) -> None:
+        ami = await self.free_key_amis.get()
+        try:
+            # "Async: false" spares panoramisk a KeyError on the "DTMF successfully queued" reply.
+            await ami.action(
+                {
+                    "Action": "PlayDTMF",
+                    "Channel": call.calling_id,
+                    "Digit": digit,
+                    "Duration": str(DTMF_MS),
+                    "Async": "false",
+                }
+            )
+        except AmiError as exc:
+            call.fail(f"key not sent: {exc}")
+        finally:
+            self.free_key_amis.put_nowait(ami)
+
+    async def _hang_up(self, call: Call) -> None:
+        ami = await self.free_key_amis.get()
+        try:
+            with contextlib.suppress(AmiError):
+                await ami.action({"Action": "Hangup", "Channel": call.calling_id})
+        finally:
+            self.free_key_amis.put_nowait(ami)
+
+    # -- one call --------------------------------------------------------------------------------------------
+
+    def new_call(self, flow: Flow) -> Call:
+        caller = f"+48601{next(self.numbers):06d}"  # unique: never a "returning caller"
+        call = Call(flow, caller, f"bench-{secrets.token_hex(8)}", time.monotonic())
+        self.by_calling[call.calling_id] = call
+        self.by_caller[caller] = call
+        return call
+
+    async def run_call(self, call: Call, release: asyncio.Event | None = None) -> Call:
+        """Originate, await the queue (or a failure), hold until ``release`` if given, hang up."""
+        try:
+            await self.events_ami.action(
+                {
+                    "Action": "Originate",
+                    "Channel": f"PJSIP/{call.flow.number}@{TRUNK}",
+                    "Context": CALLER_CONTEXT,
+                    "Exten": "s",
+                    "Priority": "1",
+                    "CallerID": f'"Bench" <{call.caller}>',
+                    "ChannelId": call.calling_id,
+                    "Timeout": str(int(SETUP_DEADLINE * 1000)),
+                    "Async": "true",
+                },
+                timeout=SETUP_DEADLINE,
+            )
+        except AmiError as exc:
+            call.fail(f"originate: {exc}")
+        remaining = call.started + SETUP_DEADLINE - time.monotonic()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(max(remaining, 0.0)):
+                await call.settled.wait()
+        if not call.settled.is_set():
+            call.fail("not in the queue within the deadline")
+        if release is not None and call.failure is None:
+            call.held = True
+            await release.wait()
+            call.held = False
+        await self._hang_up(call)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(END_DEADLINE):
+                await call.calling_gone.wait()
+                await call.inbound_gone.wait()
+        self.by_calling.pop(call.calling_id, None)
+        self.by_caller.pop(call.caller, None)
+        if call.inbound_id is not None:
+            self.by_inbound.pop(call.inbound_id, None)
+        return call
+
+
+# ============================================================================================ the steps
+
+
+@dataclass
+class Step:
+    flow: Flow
+    kind: str  # "rate" | "hold" | "single"
+    level: float
+    calls: list[Call] = field(default_factory=list)
+    seconds: float = 0.0
+    achieved_rate: float = 0.0
+    held: int = 0
+    cpu: CpuUse = field(default_factory=CpuUse)
+
+    @property
+    def failures(self) -> Counter[str]:
+        return Counter(c.failure for c in self.calls if c.failure is not None)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failures.values())
+
+    @property
+    def failure_rate(self) -> float:
+        return self.failed / len(self.calls) if self.calls else 1.0
+
+    def latency(self, fraction: float) -> float | None:
+        values = sorted(c.latency for c in self.calls if c.latency is not None and c.failure is None)
+        if not values:
+            return None
+        return values[min(len(values) - 1, int(fraction * len(values)))]
+
+    def failures_text(self) -> str:
+        if not self.failed:
+            return "0"
+        top = ", ".join(f"{reason}: {n}" for reason, n in self.failures.most_common(3))
+        return f"{self.failed} ({top})"
+
+
+async def rate_step(driver: Driver, meter: CpuMeter, flow: Flow, rate: int, seconds: float) -> Step:
+    """New calls at ``rate`` per second for ``seconds``, each hung up once queued; returns when all ended."""
+    count = max(2, round(rate * seconds))
+    cpu_start = meter.snapshot()
+    started = time.monotonic()
+    tasks: list[asyncio.Task[Call]] = []
+    for i in range(count):
+        delay = started + i / rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(driver.run_call(driver.new_call(flow))))
+    launched = time.monotonic() - started
+    step = Step(flow, "rate", rate)
+    step.achieved_rate = (count - 1) / launched if launched > 0 else float(rate)
+    step.calls = list(await asyncio.gather(*tasks))
+    step.seconds = time.monotonic() - started
+    step.cpu = meter.since(cpu_start)
+    return step
+
+
+async def hold_step(driver: Driver, meter: CpuMeter, flow: Flow, count: int, plan: Plan) -> Step:
+    """``count`` calls in the queue at once, held ``hold_seconds`` (CPU measured then), then hung up."""
+    release = asyncio.Event()
+    started = time.monotonic()
+    calls: list[Call] = []
+    tasks: list[asyncio.Task[Call]] = []
+    for i in range(count):
+        delay = started + i / plan.hold_rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        call = driver.new_call(flow)
+        calls.append(call)
+        tasks.append(asyncio.create_task(driver.run_call(call, release)))
+    step = Step(flow, "hold", count)
+    step.achieved_rate = (count - 1) / max(time.monotonic() - started, 1e-6)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(SETUP_DEADLINE + 1):
+            await asyncio.gather(*(c.settled.wait() for c in calls))
+    cpu_start = meter.snapshot()
+    await asyncio.sleep(plan.hold_seconds)
+    step.cpu = meter.since(cpu_start)
+    step.held = sum(1 for c in calls if c.held and c.failure is None)
+    release.set()
+    step.calls = list(await asyncio.gather(*tasks))
+    step.seconds = time.monotonic() - started
+    return step
+
+
+async def single_call(driver: Driver, flow: Flow) -> Step:
+    call = await driver.run_call(driver.new_call(flow))
+    return Step(flow, "single", 1, calls=[call])
+
+
+def sustained(step: Step, baseline: float | None) -> bool:
+    p95 = step.latency(0.95)
+    if step.failure_rate >= FAILURE_LIMIT or p95 is None or baseline is None:
+        return False
+    return p95 <= baseline + LATENCY_SLACK and step.achieved_rate >= 0.95 * step.level
+
+
+# ============================================================================================ the run
+
+
+@dataclass
+class Results:
+    singles: dict[str, Step] = field(default_factory=dict)
+    rates: list[Step] = field(default_factory=list)
+    holds: list[Step] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def baseline(self, flow: Flow) -> float | None:
+        single = self.singles.get(flow.key)
+        return None if single is None or single.failed else single.latency(0.5)
+
+    def steps(self, flow: Flow) -> list[Step]:
+        return [s for s in (*self.singles.values(), *self.rates, *self.holds) if s.flow == flow]
+
+
+def progress(text: str) -> None:
+    print(f"  [{time.strftime('%H:%M:%S')}] {text}", flush=True)
+
+
+def describe_step(step: Step) -> str:
+    p50, p95 = step.latency(0.5), step.latency(0.95)
+    times = "-" if p50 is None or p95 is None else f"setup p50 {p50:.2f} s p95 {p95:.2f} s"
+    held = f", held {step.held}" if step.kind == "hold" else ""
+    return (
+        f"{step.flow.key:5} {step.kind} {step.level:g}: {len(step.calls)} calls,"
+        f" failed {step.failures_text()}{held}, {times}, {step.cpu.text()}"
+    )
+
+
+async def run_plan(driver: Driver, meter: CpuMeter, plan: Plan, *, parallel: bool) -> Results:
+    """The single calls, then the rate ramp, then the hold ramp; ``parallel`` (smoke): both flows at once."""
+    results = Results()
+    deadline = time.monotonic() + plan.budget
+
+    async def each_flow(flows: Sequence[Flow], make: Any) -> list[Step]:
+        if parallel:
+            return list(await asyncio.gather(*(make(flow) for flow in flows)))
+        steps = []
+        for flow in flows:
+            steps.append(await make(flow))
+            await asyncio.sleep(0.5)  # let Asterisk finish the last hang-ups
+        return steps
+
+    for step in await each_flow(FLOWS, lambda flow: single_call(driver, flow)):
+        results.singles[step.flow.key] = step
+        call = step.calls[0]
+        progress(
+            f"{step.flow.key:5} single call: {call.failure or 'queued'}, path {'>'.join(call.path) or '-'}"
+        )
+    active = [flow for flow in FLOWS if results.baseline(flow) is not None]
+
+    for rate in plan.rates:
+        if not active:
+            break
+        if time.monotonic() > deadline:
+            results.skipped.append(f"rate {rate}/s and up: over the time budget")
+            break
+        steps = await each_flow(
+            active, lambda flow, r=rate: rate_step(driver, meter, flow, r, plan.rate_seconds)
+        )
+        for step in steps:
+            results.rates.append(step)
+            progress(describe_step(step))
+            if not sustained(step, results.baseline(step.flow)):
+                active.remove(step.flow)
+
+    active = [flow for flow in FLOWS if results.baseline(flow) is not None]
+    for count in plan.holds:
+        if not active:
+            break
+        if time.monotonic() > deadline:
+            results.skipped.append(f"hold {count} and up: over the time budget")
+            break
+        steps = await each_flow(active, lambda flow, n=count: hold_step(driver, meter, flow, n, plan))
+        for step in steps:
+            results.holds.append(step)
+            progress(describe_step(step))
+            if step.failed or step.held < count:
+                active.remove(step.flow)
+    return results
+
+
+def best_rate(results: Results, flow: Flow, plan: Plan) -> tuple[float | None, str]:
+    """The highest sustained rate of the ramp, and its text ("60+" when the ramp's top was sustained)."""
+    best: float | None = None
+    for step in results.rates:
+        if step.flow == flow and sustained(step, results.baseline(flow)):
+            best = max(best or 0.0, step.level)
+    if best is None:
+        return None, "none"
+    top = best == max(plan.rates) and len(results.rates) > 0
+    return best, f"{best:g}{'+' if top else ''}/s"
+
+
+def best_hold(results: Results, flow: Flow, plan: Plan) -> tuple[int | None, str]:
+    best: int | None = None
+    for step in results.holds:
+        if step.flow == flow and not step.failed and step.held == step.level:
+            best = max(best or 0, int(step.level))
+    if best is None:
+        return None, "none"
+    return best, f"{best}{'+' if best == max(plan.holds) else ''}"
+
+
+def ms_or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def report(results: Results, plan: Plan) -> bool:
+    """Print the table: both flows side by side, the ratio, PASS/FAIL per target; True if ours met them."""
+    rows: list[tuple[str, ...]] = []
+    verdicts: list[bool] = []
+
+    def row(
+        metric: str, ours: str, plain: str, ratio: str = "", target: str = "", ok: bool | None = None
+    ) -> None:
+        if ok is not None:
+            verdicts.append(ok)
+        rows.append((metric, ours, plain, ratio, target, "" if ok is None else ("PASS" if ok else "FAIL")))
+
+    def pair(steps: list[Step], kind: str, level: float) -> tuple[Step | None, Step | None]:
+        found = {s.flow.key: s for s in steps if s.kind == kind and s.level == level}
+        return found.get(OURS.key), found.get(PLAIN.key)
+
+    def cell(step: Step | None, text: Any) -> str:
+        return "-" if step is None else str(text(step))
+
+    def ratio(ours: float | None, plain: float | None) -> str:
+        return "-" if ours is None or not plain else f"{ours / plain:.2f}"
+
+    o, p = results.singles.get(OURS.key), results.singles.get(PLAIN.key)
+    row(
+        "single call: setup (originate -> queue)",
+        cell(o, lambda s: s.failures_text() if s.failed else ms_or_dash(s.latency(0.5))),
+        cell(p, lambda s: s.failures_text() if s.failed else ms_or_dash(s.latency(0.5))),
+    )
+    for level in plan.rates:
+        o, p = pair(results.rates, "rate", level)
+        if o is None and p is None:
+            continue
+        label = f"rate {level:g}/s x {plan.rate_seconds:g} s"
+        row(
+            f"{label}: calls / failed",
+            *(cell(s, lambda s: f"{len(s.calls)} / {s.failures_text()}") for s in (o, p)),
+        )
+        row(
+            f"{label}: setup p50 / p95",
+            *(
+                cell(s, lambda s: f"{ms_or_dash(s.latency(0.5))} / {ms_or_dash(s.latency(0.95))}")
+                for s in (o, p)
+            ),
+        )
+        row(f"{label}: achieved rate", *(cell(s, lambda s: f"{s.achieved_rate:.1f}/s") for s in (o, p)))
+        row(f"{label}: CPU", *(cell(s, lambda s: s.cpu.text()) for s in (o, p)))
+        row(
+            f"{label}: sustained",
+            *(cell(s, lambda s: "yes" if sustained(s, results.baseline(s.flow)) else "no") for s in (o, p)),
+        )
+    for level in plan.holds:
+        o, p = pair(results.holds, "hold", level)
+        if o is None and p is None:
+            continue
+        label = f"hold {level:g} in queue"
+        row(
+            f"{label}: held / failed", *(cell(s, lambda s: f"{s.held} / {s.failures_text()}") for s in (o, p))
+        )
+        row(f"{label}: setup p95", *(cell(s, lambda s: ms_or_dash(s.latency(0.95))) for s in (o, p)))
+        row(f"{label}: CPU while held", *(cell(s, lambda s: s.cpu.text()) for s in (o, p)))
+
+    our_rate, our_rate_text = best_rate(results, OURS, plan)
+    plain_rate, plain_rate_text = best_rate(results, PLAIN, plan)
+    row(
+        "sustained new calls per second",
+        our_rate_text,
+        plain_rate_text,
+        ratio(our_rate, plain_rate),
+        ">= 20/s",
+        our_rate is not None and our_rate >= 20,
+    )
+    rate_ratio = None if our_rate is None or not plain_rate else our_rate / plain_rate
+    row(
+        "calls per second, ours / plain",
+        "",
+        "",
+        ratio(our_rate, plain_rate),
+        ">= 0.90",
+        rate_ratio is not None and rate_ratio >= 0.9 - 1e-9,
+    )
+    our_hold, our_hold_text = best_hold(results, OURS, plan)
+    plain_hold, plain_hold_text = best_hold(results, PLAIN, plan)
+    row(
+        "concurrent calls held, 0 failed",
+        our_hold_text,
+        plain_hold_text,
+        ratio(our_hold, plain_hold),
+        ">= 100",
+        our_hold is not None and our_hold >= 100,
+    )
+    totals = {}
+    for flow in FLOWS:
+        steps = [s for s in results.steps(flow) if s.kind != "hold" or True]
+        calls = sum(len(s.calls) for s in steps)
+        failed = sum(s.failed for s in steps)
+        totals[flow.key] = (calls, failed)
+    row(
+        "all calls / failed (incl. the steps past the limit)",
+        *(f"{c} / {f}" for c, f in (totals[OURS.key], totals[PLAIN.key])),
+    )
+
+    headers = ("step / metric", OURS.label, PLAIN.label, "ours/plain", "target", "ours")
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join("-" * w for w in widths)
+    print(line)
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    print(line)
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    print(line)
+    for note in results.skipped:
+        print(f"skipped: {note}")
+    return all(verdicts)
+
+
+def raise_fd_limit(needed: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+async def bench(plan: Plan, smoke: bool, log_file: IO[bytes], state_dir: Path) -> int:
+    started = time.monotonic()
+    before = machine_cpu()
+    await asyncio.sleep(1.0)
+    after = machine_cpu()
+    others = 100 * (os.cpu_count() or 1) * (after[0] - before[0]) / max(after[1] - before[1], 1.0)
+    # Anything else busy on the machine (tests, other benchmarks) skews the figures: say so up front.
+    print(f"machine busy before the run: {others:.0f}% of one core (of {100 * (os.cpu_count() or 1)}%)")
+    print(f"starting the hotline (Asterisk sandbox, FastAGI, AMI listener); log: {log_file.name}", flush=True)
+    hotline = await HotlineProcess.spawn(state_dir, log_file)
+    driver = Driver(hotline.settings)
+    try:
+        await driver.start(hotline.sounds_dir)
+        results = await run_plan(driver, CpuMeter(hotline), plan, parallel=smoke)
+    finally:
+        await driver.close()
+        await hotline.stop()
+    mode = "smoke" if smoke else "full"
+    print(
+        f"\nIVR calls benchmark ({mode}): real SIP calls on Asterisk 22 over the loopback trunk,"
+        f" keys 1 then 0 typed ahead, to the {QUEUE} queue; {os.cpu_count()} cores;"
+        f" deadline {SETUP_DEADLINE:g} s;"
+        f" sustained = < {FAILURE_LIMIT:.1%} failed and setup p95 <= single call + {LATENCY_SLACK:g} s."
+        "\nCPU: percent of one core (ast = Asterisk, py = hotline process, drv = this driver, all = machine)."
+    )
+    passed = report(results, plan)
+    print(f"run took {time.monotonic() - started:.0f} s")
+    our_failed = sum(s.failed for s in results.steps(OURS))
+    if smoke:
+        print(f"SMOKE {'PASS' if our_failed == 0 else 'FAIL'}: our flow had {our_failed} failed calls")
+        return 0 if our_failed == 0 else 1
+    print(f"OVERALL {'PASS' if passed else 'FAIL'} (targets apply to our flow)")
+    return 0 if passed else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="a handful of calls; exit 1 if our flow failed any"
+    )
+    parser.add_argument("--serve", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve:
+        asyncio.run(serve(args.serve))
+        return 0
+    if os.geteuid() != 0:
+        print("the Asterisk sandbox runs under chroot: run this benchmark as root", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    raise_fd_limit(16384)
+    plan = SMOKE if args.smoke else FULL
+    with (
+        tempfile.TemporaryDirectory(prefix="ivr-calls-") as tmp,
+        open(Path(tmp) / "hotline.log", "wb") as log_file,
+    ):
+        code = asyncio.run(bench(plan, args.smoke, log_file, Path(tmp)))
+        if code and not args.smoke:
+            print(f"(hotline log kept only for the run: {log_file.name})")
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
