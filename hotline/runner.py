@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from collections.abc import Callable
@@ -187,6 +188,9 @@ async def run_forever(settings: Settings, *, manage_asterisk: bool = True) -> No
         loop.add_signal_handler(sig, stop.set)
     try:
         await hotline.start()
+        # Everything loaded at start-up lives as long as the process: keep it out of the collector's full
+        # passes, which otherwise stall calls for tens of milliseconds under load.
+        gc.freeze()
         print(hotline.banner(), flush=True)
         await stop.wait()
         log.info("stopping")

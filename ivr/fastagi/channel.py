@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 
 from ivr.fastagi.errors import AgiCommandError, AgiProtocolError, CallerHungUp
@@ -20,13 +19,9 @@ from ivr.fastagi.protocol import (
 
 __all__ = ["DEFAULT_COMMAND_TIMEOUT", "Channel", "DigitInput"]
 
-log = logging.getLogger(__name__)
-
 DEFAULT_COMMAND_TIMEOUT = 300.0
 
 _DEAD_CHANNEL = 511
-#: `CHANNEL STATUS` result for a channel that is up (AST_STATE_UP).
-_STATE_UP = 6
 
 
 @dataclass(frozen=True)
@@ -67,7 +62,7 @@ class Channel:
         self._deadline: float | None = None
         self._watchdog: asyncio.TimerHandle | None = None
         self._expired: str | None = None
-        self._expired_reason = ""
+        self._pending: tuple[str, float] = ("", 0.0)
 
     @property
     def hung_up(self) -> bool:
@@ -92,12 +87,17 @@ class Channel:
         if self._broken is not None:
             raise AgiProtocolError(f"{name}: session unusable after an earlier error ({self._broken})")
         self._busy = True
-        limit = self._command_timeout if reply_timeout is None else reply_timeout
-        self._arm(limit, f"no reply to {name} within {limit:g} s")
+        self._arm(name, self._command_timeout if reply_timeout is None else reply_timeout)
         try:
             self._writer.write(line)
             await self._writer.drain()
-            reply = await self._read_reply()
+            text = self._reply_line(await self._reader.readline())
+            reply = parse_reply(text)
+            if reply.code == 100 or reply_continues(text):
+                reply = await self._read_multi_line(text)
+        except ValueError:  # from readline: a line longer than the stream's limit
+            self._broken = "AGI reply line too long"
+            raise AgiProtocolError(self._broken) from None
         except (ConnectionError, CallerHungUp) as exc:
             if self._expired is not None:
                 self._broken = self._expired
@@ -123,14 +123,15 @@ class Channel:
             raise CallerHungUp(f"{name}: {reply.text}")
         raise AgiCommandError(reply, f"{name}: {reply.text}")
 
-    def _arm(self, limit: float, reason: str) -> None:
+    def _arm(self, name: str, limit: float) -> None:
         loop = asyncio.get_running_loop()
         self._deadline = deadline = loop.time() + limit
-        self._expired_reason = reason
-        if self._watchdog is not None and self._watchdog.when() <= deadline:
-            return  # fires first, then re-arms itself for this deadline
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        self._pending = (name, limit)
+        watchdog = self._watchdog
+        if watchdog is not None and watchdog.when() <= deadline:
+            return  # it fires first, then re-arms itself for this deadline
+        if watchdog is not None:
+            watchdog.cancel()
         self._watchdog = loop.call_at(deadline, self._on_watchdog)
 
     def _on_watchdog(self) -> None:
@@ -141,30 +142,26 @@ class Channel:
         if loop.time() < self._deadline:
             self._watchdog = loop.call_at(self._deadline, self._on_watchdog)
             return
-        self._expired = self._expired_reason
-        self._writer.transport.abort()
+        name, limit = self._pending
+        self._expired = f"no reply to {name} within {limit:g} s"
+        self._writer.transport.abort()  # wakes the read, which then raises AgiProtocolError
 
-    async def _read_reply(self) -> AgiReply:
-        line = await self._read_line()
-        reply = parse_reply(line)
-        if reply.code != 100 and not reply_continues(line):
-            return reply
-        assembler = ReplyAssembler()  # `100 Trying...` or a multi-line `520-` reply
-        while (assembled := assembler.feed(line)) is None:
-            line = await self._read_line()
-        return assembled
-
-    async def _read_line(self) -> str:
-        try:
-            raw = await self._reader.readline()
-        except ValueError:  # the line is longer than the stream's limit
-            raise AgiProtocolError("AGI reply line too long") from None
+    @staticmethod
+    def _reply_line(raw: bytes) -> str:
         if not raw.endswith(b"\n"):  # end of stream, possibly mid-line
             raise CallerHungUp("Asterisk closed the connection")
-        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if line == HANGUP_LINE or is_hangup_line(line):
+        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if text == HANGUP_LINE or is_hangup_line(text):
             raise CallerHungUp("the caller hung up")
-        return line
+        return text
+
+    async def _read_multi_line(self, first: str) -> AgiReply:
+        """`100 Trying...` then the reply, or a multi-line `520-` reply."""
+        assembler = ReplyAssembler()
+        text = first
+        while (reply := assembler.feed(text)) is None:
+            text = self._reply_line(await self._reader.readline())
+        return reply
 
     def _hang_up_on_minus_one(self, name: str, reply: AgiReply) -> int:
         value = reply.result_int
@@ -195,12 +192,13 @@ class Channel:
         """Play `filename` (no extension); return the escape digit pressed, or None if it played to the end.
 
         Asterisk answers `result=-1` both on hang-up and when the file does not exist; `CHANNEL STATUS`
-        tells them apart: a live channel turns it into `AgiCommandError` instead of `CallerHungUp`.
+        tells them apart: on a live channel (a state >= 0, where a dead one gets `HANGUP`/`511`) it is
+        `AgiCommandError`, not `CallerHungUp`.
         """
         reply = await self.command("STREAM FILE", filename, escape_digits)
         if reply.result == "-1":
             status = await self.command("CHANNEL STATUS")
-            if status.result_int == _STATE_UP:
+            if status.result_int >= 0:
                 message = f"STREAM FILE {filename!r} failed on a live channel (missing file?)"
                 raise AgiCommandError(reply, message)
             self._hung_up = True

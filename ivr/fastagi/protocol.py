@@ -39,7 +39,7 @@ MAX_COMMAND_BYTES = 2047
 #: The line FastAGI sends (unless AGISIGHUP=no) when the channel hangs up.
 HANGUP_LINE = "HANGUP"
 
-_HEADER_LINE = re.compile(r"(agi_[a-z0-9_]+):(?: (.*))?", re.ASCII)
+_HEADER_KEY = re.compile(r"agi_[a-z0-9_]+", re.ASCII)
 _ARG_KEY = re.compile(r"agi_arg_([1-9][0-9]*)", re.ASCII)
 _COMMAND_NAME = re.compile(r"[A-Z]+(?: [A-Z]+)*")
 _FORBIDDEN = re.compile(r"[\r\n\0]")
@@ -67,10 +67,10 @@ _EMPTY: Mapping[str, str] = MappingProxyType({})
 
 def parse_header_line(line: str) -> tuple[str, str]:
     """Split one header line (`agi_channel: PJSIP/...`) into key and value; garbage -> `AgiProtocolError`."""
-    match = _HEADER_LINE.fullmatch(_strip_eol(line))
-    if match is None:
-        raise AgiProtocolError(f"not an AGI header line: {line[:80]!r}")
-    return match.group(1), match.group(2) or ""
+    key, colon, value = _strip_eol(line).partition(":")
+    if colon and _HEADER_KEY.fullmatch(key) and (not value or value[0] == " "):
+        return key, value[1:]
+    raise AgiProtocolError(f"not an AGI header line: {line[:80]!r}")
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,12 @@ class AgiEnvironment:
         """Build the environment from the header lines (without the terminating empty line)."""
         raw: dict[str, str] = {}
         for line in lines:
-            key, value = parse_header_line(line)
+            key, colon, value = _strip_eol(line).partition(":")  # inlined `parse_header_line`: hot path
+            if not colon or not _HEADER_KEY.fullmatch(key) or (value and value[0] != " "):
+                raise AgiProtocolError(f"not an AGI header line: {line[:80]!r}")
             if key in raw:
                 raise AgiProtocolError(f"duplicate AGI header {key}")
-            raw[key] = value
+            raw[key] = value[1:]
         for required in ("agi_network_script", "agi_uniqueid"):
             if not raw.get(required):
                 raise AgiProtocolError(f"AGI header without {required}")

@@ -20,7 +20,7 @@ from ivr.fastagi.context import current_uniqueid
 from ivr.fastagi.errors import AgiError, AgiProtocolError, CallerHungUp
 from ivr.fastagi.protocol import AgiEnvironment, parse_header_line
 
-__all__ = ["ERROR_VARIABLE", "MAX_LINE_BYTES", "FastAgiServer", "Route"]
+__all__ = ["ERROR_VARIABLE", "MAX_HEADER_BYTES", "FastAgiServer", "Route"]
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,10 @@ Route = Callable[[Channel], Awaitable[None]]
 
 #: Channel variable set when the route could not do its job; the dialplan branches on it.
 ERROR_VARIABLE = "HOTLINE_AGI_ERROR"
-#: Longest line (header or reply) read from Asterisk; also bounds the memory one connection can pin.
-MAX_LINE_BYTES = 8192
+#: Longest header, and longest reply line, read from Asterisk; also bounds the memory one connection can pin.
+MAX_HEADER_BYTES = 32768
+#: Longest header line.
+MAX_HEADER_LINE_CHARS = 8192
 #: How long the best-effort `SET VARIABLE HOTLINE_AGI_ERROR` may wait for its reply.
 _REPORT_TIMEOUT = 5.0
 #: How long closing a connection may wait for unsent data to drain before the socket is aborted.
@@ -57,15 +59,12 @@ def _peer_name(writer: asyncio.StreamWriter) -> str:
     return str(peer)
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
+def _close(writer: asyncio.StreamWriter) -> None:
+    """Close after sending what is buffered; a peer that does not read it within a second is cut off."""
     writer.close()
-    try:
-        async with asyncio.timeout(_CLOSE_TIMEOUT):
-            await writer.wait_closed()
-    except TimeoutError:
-        writer.transport.abort()
-    except OSError:
-        pass  # the peer reset the connection: it is closed either way
+    transport = writer.transport
+    if transport.get_write_buffer_size():
+        asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT, transport.abort)
 
 
 class FastAgiServer:
@@ -102,7 +101,7 @@ class FastAgiServer:
         if self._server is not None:
             raise RuntimeError("FastAgiServer already started")
         self._server = await asyncio.start_server(
-            self._on_connection, self._host, self._requested_port, limit=MAX_LINE_BYTES, backlog=_BACKLOG
+            self._on_connection, self._host, self._requested_port, limit=MAX_HEADER_BYTES, backlog=_BACKLOG
         )
         routes = ", ".join(sorted(self._routes))
         log.info("FastAGI listening on %s:%d, routes: %s", self._host, self.port, routes)
@@ -177,43 +176,52 @@ class FastAgiServer:
             finally:
                 channel.release()
         finally:
-            await _close(writer)
+            _close(writer)
 
     async def _read_environment(self, reader: asyncio.StreamReader) -> AgiEnvironment:
-        lines: list[str] = []
+        """Read and parse the header: three reads whatever its size; the first line is checked at once."""
+        received = "nothing"
+        header = b""
         try:
             async with asyncio.timeout(self._header_timeout):
-                while True:
-                    try:
-                        raw = await reader.readline()
-                    except ValueError:
-                        raise _HeaderRejected(f"header line longer than {MAX_LINE_BYTES} bytes") from None
-                    if not raw:
-                        raise _HeaderRejected(
-                            f"closed before the end of the header ({len(lines)} lines received)"
-                        )
-                    if not raw.endswith(b"\n"):
-                        raise _HeaderRejected(
-                            f"closed in the middle of a header line ({len(lines)} lines and {len(raw)} bytes "
-                            "received)"
-                        )
-                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-                    if not line:
-                        break
-                    if len(lines) >= self._max_header_lines:
-                        raise _HeaderRejected(f"more than {self._max_header_lines} header lines")
-                    if not line.startswith("agi_"):  # reject garbage at once, not after the deadline
-                        parse_header_line(line)  # raises, with the reason
-                    lines.append(line)
-            return AgiEnvironment.from_lines(lines)
+                header = await reader.readline()
+                if not header.endswith(b"\n"):
+                    where = "in the middle of a header line" if header else "before the end of the header"
+                    raise _HeaderRejected(f"closed {where} ({len(header)} bytes received)")
+                if header.strip():
+                    parse_header_line(header.decode("utf-8", errors="replace"))  # garbage: rejected at once
+                    received = "one line"
+                    header += await reader.readexactly(1)
+                    if not header.endswith(b"\n\n"):  # else the header had one line
+                        received = "some lines"
+                        header += await reader.readuntil(b"\n\n")
         except TimeoutError:
             raise _HeaderRejected(
-                f"no complete header within {self._header_timeout:g} s ({len(lines)} lines received)"
+                f"no complete header within {self._header_timeout:g} s ({received} received)"
             ) from None
+        except asyncio.IncompleteReadError as exc:
+            where = "before the end of the header"
+            if exc.partial and not exc.partial.endswith(b"\n"):
+                where = "in the middle of a header line"
+            raise _HeaderRejected(
+                f"closed {where} ({len(header) + len(exc.partial)} bytes received)"
+            ) from None
+        except (asyncio.LimitOverrunError, ValueError):
+            raise _HeaderRejected(f"header longer than {MAX_HEADER_BYTES} bytes") from None
         except AgiProtocolError as exc:
             raise _HeaderRejected(str(exc)) from None
         except ConnectionError as exc:
             raise _HeaderRejected(f"connection lost during the header ({exc})") from None
+
+        lines = header.decode("utf-8", errors="replace").split("\n")[:-2]
+        if len(lines) > self._max_header_lines:
+            raise _HeaderRejected(f"more than {self._max_header_lines} header lines")
+        if max(map(len, lines), default=0) > MAX_HEADER_LINE_CHARS:
+            raise _HeaderRejected(f"header line longer than {MAX_HEADER_LINE_CHARS} characters")
+        try:
+            return AgiEnvironment.from_lines(lines)
+        except AgiProtocolError as exc:
+            raise _HeaderRejected(str(exc)) from None
 
     async def _run(self, env: AgiEnvironment, channel: Channel) -> None:
         route = self._routes.get(env.route)
@@ -246,6 +254,9 @@ class FastAgiServer:
             outcome = "exception"
             log.exception("route=%s raised", env.route)
             await self._report_error(channel, "exception")
+        except asyncio.CancelledError:
+            outcome = "cancelled"  # the server is closing
+            raise
         finally:
             duration_ms = round((time.monotonic() - started) * 1000)
             log.info("session end route=%s duration_ms=%d outcome=%s", env.route, duration_ms, outcome)
@@ -261,5 +272,5 @@ class FastAgiServer:
                 code,
                 reply_timeout=min(self._command_timeout, _REPORT_TIMEOUT),
             )
-        except AgiError as exc:
+        except (AgiError, RuntimeError) as exc:  # RuntimeError: a task of the route still holds the channel
             log.info("could not set %s=%s: %s", ERROR_VARIABLE, code, exc)

@@ -6,6 +6,7 @@ Every bad case ends by checking that an honest session is still served normally.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -51,7 +52,7 @@ class Calls:
     """What the routes saw, for assertions."""
 
     seen: list[tuple[str, Any]] = field(default_factory=list)
-    started: asyncio.Event = field(default_factory=asyncio.Event)
+    go: asyncio.Event = field(default_factory=asyncio.Event)
 
     def record(self, what: str, value: Any = None) -> None:
         self.seen.append((what, value))
@@ -97,7 +98,6 @@ def make_routes(calls: Calls) -> dict[str, Route]:
         await channel.command("NOOP")
 
     async def blocked(channel: Channel) -> None:
-        calls.started.set()
         try:
             await channel.answer()
         except asyncio.CancelledError:
@@ -124,6 +124,12 @@ def make_routes(calls: Calls) -> dict[str, Route]:
             calls.record(kind, exc)
             raise
 
+    async def slow(channel: Channel) -> None:
+        calls.record("channel", channel)
+        await channel.answer()
+        await calls.go.wait()
+        calls.record("value", await channel.get_variable("SLOW"))
+
     async def misc(channel: Channel) -> None:
         calls.record("env", channel.env)
         calls.record("wait", await channel.wait_for_digit(-1))
@@ -143,6 +149,7 @@ def make_routes(calls: Calls) -> dict[str, Route]:
         "sync": sync_route,  # type: ignore[dict-item]
         "digits": digits,
         "misc": misc,
+        "slow": slow,
     }
 
 
@@ -289,6 +296,8 @@ async def test_uniqueid_of_concurrent_sessions_stays_apart(
             b"agi_network: yes\nagi_uniqueid: 1.2\n\n", "without agi_network_script", id="no-script"
         ),
         pytest.param(b"\n", "without agi_network_script", id="empty-header"),
+        pytest.param(b"agi_network_script: ping\n\n", "without agi_uniqueid", id="one-line"),
+        pytest.param(b"agi_network: yes\nGET / HTTP/1.0\n\n", "not an AGI header line", id="garbage-later"),
     ],
 )
 async def test_garbage_header_is_rejected(
@@ -314,9 +323,9 @@ async def test_garbage_header_is_rejected(
             b"agi_network: yes\nagi_network_scr", "closed in the middle of a header line", id="mid-line"
         ),
         pytest.param(
-            b"agi_network: yes\n", "closed before the end of the header (1 lines", id="between-lines"
+            b"agi_network: yes\n", "closed before the end of the header (17 bytes", id="between-lines"
         ),
-        pytest.param(b"", "closed before the end of the header (0 lines", id="nothing"),
+        pytest.param(b"", "closed before the end of the header (0 bytes", id="nothing"),
     ],
 )
 async def test_half_sent_header_then_close(
@@ -358,7 +367,7 @@ async def test_header_that_never_ends(
     await peer.send(b"agi_network: yes\nagi_network_script: ping\n")  # ... and nothing more
 
     assert await peer.wait_closed_by_server() == b""
-    assert "no complete header within 0.2 s (2 lines received)" in single_warning(log_records)
+    assert "no complete header within 0.2 s (some lines received)" in single_warning(log_records)
     await assert_honest_session(server, calls)
 
 
@@ -369,7 +378,7 @@ async def test_silent_connection_times_out(
     peer = await AsteriskPeer.connect(server.port)
 
     assert await peer.wait_closed_by_server() == b""
-    assert "no complete header within 0.2 s (0 lines received)" in single_warning(log_records)
+    assert "no complete header within 0.2 s (nothing received)" in single_warning(log_records)
     await assert_honest_session(server, calls)
 
 
@@ -377,10 +386,23 @@ async def test_oversized_header_line(
     server: FastAgiServer, calls: Calls, log_records: Callable[[int], list[logging.LogRecord]]
 ) -> None:
     peer = await AsteriskPeer.connect(server.port)
-    await peer.send(b"agi_network: yes\nagi_callerid: " + b"9" * 20_000)
+    await peer.send(b"agi_network: yes\nagi_callerid: " + b"9" * 40_000)  # never ends
+
+    with contextlib.suppress(ConnectionResetError):  # closed with some of our bytes unread
+        await peer.wait_closed_by_server()
+    await eventually(lambda: bool(log_records(logging.WARNING)), "rejection logged")
+    assert "header longer than 32768 bytes" in single_warning(log_records)
+    await assert_honest_session(server, calls)
+
+
+async def test_oversized_line_in_a_complete_header(
+    server: FastAgiServer, calls: Calls, log_records: Callable[[int], list[logging.LogRecord]]
+) -> None:
+    peer = await AsteriskPeer.connect(server.port)
+    await peer.send(b"agi_network: yes\nagi_callerid: " + b"9" * 9_000 + b"\n\n")
 
     assert await peer.wait_closed_by_server() == b""
-    assert "header line longer than 8192 bytes" in single_warning(log_records)
+    assert "header line longer than 8192 characters" in single_warning(log_records)
     await assert_honest_session(server, calls)
 
 
@@ -389,7 +411,7 @@ async def test_too_many_header_lines(
 ) -> None:
     server = await make_server(max_header_lines=30)  # an honest header has 22
     peer = await AsteriskPeer.connect(server.port)
-    await peer.send(b"".join(f"agi_x_{index}: {index}\n".encode() for index in range(31)))
+    await peer.send(b"".join(f"agi_x_{index}: {index}\n".encode() for index in range(31)) + b"\n")
 
     assert await peer.wait_closed_by_server() == b""
     assert "more than 30 header lines" in single_warning(log_records)
@@ -587,6 +609,76 @@ async def test_reply_that_never_comes(
     await assert_honest_session(server, calls)
 
 
+async def test_reply_timeout_counts_from_each_command(
+    make_server: ServerFactory, calls: Calls, log_records: Callable[[int], list[logging.LogRecord]]
+) -> None:
+    """The reply deadline is per command: a reply that comes after the PREVIOUS command's deadline but
+    within its own is accepted (the channel's one timer fires, then re-arms for the pending command)."""
+    server = await make_server(command_timeout=1.0)
+    peer = await AsteriskPeer.connect(server.port)
+    await peer.send_header("slow")
+    assert await peer.read_command() == "ANSWER"
+    (channel,) = calls.of("channel")
+    answer_watchdog = channel._watchdog
+    assert answer_watchdog is not None
+    await peer.reply("200 result=0")
+    loop = asyncio.get_running_loop()
+    # Let the route send its next command halfway to ANSWER's deadline...
+    await eventually(lambda: loop.time() > answer_watchdog.when() - 0.5, "halfway to ANSWER's deadline")
+    calls.go.set()
+    assert await peer.read_command() == 'GET VARIABLE "SLOW"'
+    # ... and answer it only once ANSWER's deadline has passed and the timer re-armed for GET VARIABLE.
+    await eventually(lambda: channel._watchdog is not answer_watchdog, "timer re-armed")
+    await peer.reply("200 result=1 (late but in time)")
+
+    assert await peer.wait_closed_by_server() == b""
+    assert calls.of("value") == ["late but in time"]
+    assert log_records(logging.WARNING) == []
+    await assert_honest_session(server, calls)
+
+
+async def test_error_report_does_not_wait_for_the_command_timeout(
+    server: FastAgiServer, calls: Calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default 300 s command timeout, the best-effort SET VARIABLE still gives up quickly."""
+    monkeypatch.setattr("ivr.fastagi.server._REPORT_TIMEOUT", 0.2)
+    peer = await AsteriskPeer.connect(server.port)
+    await peer.send_header("no-such-route")
+
+    assert await peer.read_command() == 'SET VARIABLE "HOTLINE_AGI_ERROR" "unknown-route"'  # never answered
+    assert await peer.wait_closed_by_server() == b""
+    await assert_honest_session(server, calls)
+
+
+async def test_trying_line_before_the_reply(
+    server: FastAgiServer, calls: Calls, log_records: Callable[[int], list[logging.LogRecord]]
+) -> None:
+    peer = await AsteriskPeer.connect(server.port)
+    await peer.send_header("noop")
+    await peer.play([["100 result=0 Trying...", "200 result=0"]])
+
+    assert await peer.wait_closed_by_server() == b""
+    assert log_records(logging.WARNING) == []
+    assert any("outcome=ok" in r.getMessage() for r in log_records(logging.INFO))
+    await assert_honest_session(server, calls)
+
+
+async def test_reply_line_too_long(
+    server: FastAgiServer, calls: Calls, log_records: Callable[[int], list[logging.LogRecord]]
+) -> None:
+    peer = await AsteriskPeer.connect(server.port)
+    await peer.send_header("noop")
+    assert await peer.read_command() == "NOOP"
+    await peer.send(b"200 result=1 (" + b"x" * 40_000)
+
+    # The server closes with our unread bytes in its buffer, which may reset the connection.
+    with contextlib.suppress(ConnectionResetError):
+        await peer.wait_closed_by_server()
+    await eventually(lambda: bool(log_records(logging.WARNING)), "failure logged")
+    assert "AGI reply line too long" in single_warning(log_records)
+    await assert_honest_session(server, calls)
+
+
 async def test_garbage_reply(
     server: FastAgiServer, calls: Calls, log_records: Callable[[int], list[logging.LogRecord]]
 ) -> None:
@@ -614,7 +706,9 @@ async def test_sync_route_is_reported(
 # ------------------------------------------------------------------------------------------------ lifecycle
 
 
-async def test_close_cancels_and_awaits_sessions(server: FastAgiServer, calls: Calls) -> None:
+async def test_close_cancels_and_awaits_sessions(
+    server: FastAgiServer, calls: Calls, caplog: pytest.LogCaptureFixture
+) -> None:
     peer = await AsteriskPeer.connect(server.port)
     await peer.send_header("blocked")
     assert await peer.read_command() == "ANSWER"  # and we never reply
@@ -624,6 +718,7 @@ async def test_close_cancels_and_awaits_sessions(server: FastAgiServer, calls: C
 
     assert calls.of("cancelled") == [None]
     assert server.session_count == 0
+    assert any("outcome=cancelled" in r.getMessage() for r in caplog.records)
     assert await peer.wait_closed_by_server() == b""
     with pytest.raises(OSError):
         await AsteriskPeer.connect(peer.writer.get_extra_info("peername")[1])
