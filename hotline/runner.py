@@ -170,7 +170,7 @@ class Hotline:
                 "",
                 "  19524 Zielona Linia is up.",
                 f"  Agent console:   http://{s.console_host}:{s.console_port}/"
-                "   (add a user: .venv/bin/hotline user add NAME --role supervisor)",
+                '   (add a user: .venv/bin/hotline user add NAME --display-name "…" --role supervisor)',
                 f"  SIP (UDP):       {s.sip_host}:{s.sip_port}   AMI: {s.ami_host}:{s.ami_port}"
                 f"   FastAGI: {s.fastagi_address}",
                 "  Test call:       .venv/bin/hotline call 19524 --dtmf 1,0",
