@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.db.models import Call, CallbackRequest, CallStep, utcnow
+from hotline.db.models import Call, CallbackRequest, utcnow
 from hotline.phone import CallerNumber
 
 log = logging.getLogger(__name__)
@@ -71,21 +71,14 @@ async def open_call(sessions: Sessions, call: NewCall) -> int:
         return row.id
 
 
-async def _fill_once(sessions: Sessions, uniqueid: str, column: str, value: object) -> None:
+async def mark_answered(sessions: Sessions, uniqueid: str, at: datetime | None = None) -> None:
     async with sessions() as session:
-        attribute = getattr(Call, column)
         await session.execute(
-            update(Call).where(Call.uniqueid == uniqueid, attribute.is_(None)).values({column: value})
+            update(Call)
+            .where(Call.uniqueid == uniqueid, Call.answered_at.is_(None))
+            .values(answered_at=at or utcnow())
         )
         await session.commit()
-
-
-async def mark_answered(sessions: Sessions, uniqueid: str, at: datetime | None = None) -> None:
-    await _fill_once(sessions, uniqueid, "answered_at", at or utcnow())
-
-
-async def set_outcome_if_unset(sessions: Sessions, uniqueid: str, outcome: str) -> None:
-    await _fill_once(sessions, uniqueid, "outcome", outcome)
 
 
 async def mark_queued(sessions: Sessions, uniqueid: str, queue: str) -> None:
@@ -120,12 +113,6 @@ async def close_call(
 async def set_fields(sessions: Sessions, uniqueid: str, **values: object) -> None:
     async with sessions() as session:
         await session.execute(update(Call).where(Call.uniqueid == uniqueid).values(**values))
-        await session.commit()
-
-
-async def add_step(sessions: Sessions, call_id: int, node: str, key: str | None) -> None:
-    async with sessions() as session:
-        session.add(CallStep(call_id=call_id, node=node[:64], key=None if key is None else key[:32]))
         await session.commit()
 
 
