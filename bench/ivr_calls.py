@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -879,6 +880,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--smoke", action="store_true", help="a handful of calls; exit 1 if our flow failed any"
     )
+    parser.add_argument(
+        "--rates", help="the rate ramp instead of the plan's, e.g. 30,40 (new calls per second)"
+    )
+    parser.add_argument("--holds", help="the hold ramp instead of the plan's, e.g. 100,200 ('' for none)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -890,6 +895,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     raise_fd_limit(16384)
     plan = SMOKE if args.smoke else FULL
+    if args.rates is not None:
+        plan = dataclasses.replace(plan, rates=tuple(int(r) for r in args.rates.split(",") if r))
+    if args.holds is not None:
+        plan = dataclasses.replace(plan, holds=tuple(int(h) for h in args.holds.split(",") if h))
     with (
         tempfile.TemporaryDirectory(prefix="ivr-calls-") as tmp,
         open(Path(tmp) / "hotline.log", "wb") as log_file,

@@ -2,30 +2,47 @@
 
 A wallboard or console reads the snapshot, then follows the stream from the snapshot's position. Redis is
 the live view only: the database keeps the record, so a Redis outage is logged and never loses a call.
+
+Changes go out through one writer task, a batch per round trip (``MULTI`` … ``EXEC``: a reader never sees a
+call's state ahead of or behind the stream). This process is the only writer of the calls it reports, so it
+keeps their current state in memory and never reads it back.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
+from hotline.batching import BatchWriter
 from hotline.clock import utc_now
 
 log = logging.getLogger(__name__)
 
 
 class LiveState:
-    def __init__(self, url: str, *, prefix: str = "hotline", stream_maxlen: int = 100_000) -> None:
+    def __init__(
+        self, url: str, *, prefix: str = "hotline", stream_maxlen: int = 100_000, remember: int = 50_000
+    ) -> None:
         self.url = url
         self.calls_key = f"{prefix}:calls"
         self.stream_key = f"{prefix}:events"
         self.stream_maxlen = stream_maxlen
         self._redis: redis.Redis = redis.from_url(url, decode_responses=True, socket_timeout=2)
         self._healthy = True
+        # The state of each call now in the hotline, as last published (bounded: a lost hang-up must not
+        # make it grow forever).
+        self._states: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._remember = remember
+        self.writer: BatchWriter[dict[str, Any]] = BatchWriter("live state", self._publish)
+
+    def start(self) -> None:
+        self.writer.start()
 
     async def ping(self) -> bool:
         try:
@@ -36,27 +53,40 @@ class LiveState:
             return False
         return True
 
-    async def call_changed(self, kind: str, uniqueid: str, **fields: Any) -> None:
+    def call_changed(self, kind: str, uniqueid: str, **fields: Any) -> None:
         """Record a change of a call: ``kind`` is entered, answered, queued, fallback or ended."""
-        event = {"kind": kind, "uniqueid": uniqueid, "at": utc_now().isoformat(), **fields}
+        self.writer.put({"kind": kind, "uniqueid": uniqueid, "at": utc_now().isoformat(), **fields})
+
+    async def drain(self) -> None:
+        """Wait until every change so far is published (or given up on, Redis being down)."""
+        await self.writer.drain()
+
+    async def _publish(self, events: Sequence[dict[str, Any]]) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        for event in events:
+            uniqueid = event["uniqueid"]
+            if event["kind"] == "ended":
+                self._states.pop(uniqueid, None)
+                pipe.hdel(self.calls_key, uniqueid)
+            else:
+                state = self._states.setdefault(uniqueid, {"uniqueid": uniqueid})
+                state.update({k: v for k, v in event.items() if k != "kind"}, state=event["kind"])
+                self._states.move_to_end(uniqueid)
+                while len(self._states) > self._remember:
+                    self._states.popitem(last=False)
+                pipe.hset(self.calls_key, uniqueid, json.dumps(state))
+            pipe.xadd(
+                self.stream_key, {"event": json.dumps(event)}, maxlen=self.stream_maxlen, approximate=True
+            )
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                if kind == "ended":
-                    pipe.hdel(self.calls_key, uniqueid)
-                else:
-                    current = await self._redis.hget(self.calls_key, uniqueid)
-                    state = json.loads(current) if current else {"uniqueid": uniqueid}
-                    state.update({k: v for k, v in event.items() if k != "kind"}, state=kind)
-                    pipe.hset(self.calls_key, uniqueid, json.dumps(state))
-                pipe.xadd(
-                    self.stream_key, {"event": json.dumps(event)}, maxlen=self.stream_maxlen, approximate=True
-                )
-                await pipe.execute()
+            await pipe.execute()
         except (RedisError, OSError) as exc:
             if self._healthy:
-                log.warning("[%s] live state not updated, Redis failed: %s", uniqueid, exc)
+                log.warning("live state not updated, Redis failed: %s", exc)
             self._healthy = False
             return
+        finally:
+            await pipe.reset()
         if not self._healthy:
             log.info("Redis answers again: live state is back")
             self._healthy = True
@@ -78,4 +108,5 @@ class LiveState:
         await self._redis.delete(self.calls_key, self.stream_key)
 
     async def close(self) -> None:
+        await self.writer.close(timeout=5.0)
         await self._redis.aclose()

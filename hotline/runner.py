@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from hotline.ami import AmiClient
 from hotline.asterisk import AsteriskProcess, ensure_root, prepare_instance
 from hotline.call_events import CallEventListener
+from hotline.call_recorder import CallRecorder
 from hotline.clock import utc_now
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
@@ -76,6 +77,7 @@ class Hotline:
     tools_ami: bool = False
     listener_ami: AmiClient | None = None
     listener: CallEventListener | None = None
+    recorder: CallRecorder | None = None
     live: LiveState | None = None
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
@@ -107,8 +109,11 @@ class Hotline:
 
         self.live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
         await self.live.ping()
+        self.live.start()
+        self.recorder = CallRecorder(self.engine)
+        self.recorder.start()
         self.listener_ami = AmiClient(settings, event_filters=LISTENER_FILTERS)
-        self.listener = CallEventListener(self.listener_ami, sessions, settings, self.live)
+        self.listener = CallEventListener(self.listener_ami, self.recorder, settings, self.live)
         await self.listener.start()
         await self.listener_ami.start()
         if self.manage_asterisk:
@@ -151,6 +156,8 @@ class Hotline:
             self._console = None
         if self.listener is not None:
             await self.listener.close()
+        if self.recorder is not None:
+            await self.recorder.close()
         if self.ami is not None:
             await self.ami.close()
         if self.listener_ami is not None:

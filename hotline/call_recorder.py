@@ -1,0 +1,172 @@
+"""The AMI listener's writes to the call records, in batches through one writer task.
+
+Each change is what Asterisk said about a call: it entered the hotline, was answered, joined a queue, got an
+outcome from the dialplan, ended. A batch is written in one transaction, kind by kind in the order a call
+lives (entered before answered before queued …), one executemany per kind: a call's changes arrive in that
+order, so applying them by kind keeps each call's story, and every write only fills what is still empty, as
+in :mod:`hotline.calls` (the IVR side writes the same rows).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import Insert, Update
+
+from hotline.batching import BatchWriter
+from hotline.calls import NewCall
+from hotline.db.models import Call, utcnow
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["entered", "answered", "queued", "outcome", "ended"]
+ORDER: tuple[Kind, ...] = ("entered", "answered", "queued", "outcome", "ended")
+CALLS: Table = Call.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: Kind
+    uniqueid: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"[{self.uniqueid}] {self.kind} {self.params}"
+
+
+def entered_change(call: NewCall) -> Change:
+    return Change(
+        "entered",
+        call.uniqueid,
+        {
+            "b_linkedid": call.linkedid,
+            "b_channel": call.channel,
+            "b_dialed": call.dialed,
+            "b_caller_number": call.caller.e164,
+            "b_caller_withheld": call.caller.withheld,
+            "b_caller_raw": call.caller.raw,
+            "b_started_at": call.started_at or utcnow(),
+        },
+    )
+
+
+def is_transient(exc: BaseException) -> bool:
+    """The database is unreachable or busy (worth waiting for), not refusing this change."""
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, (OSError, ConnectionError))
+
+
+def _u() -> Any:
+    return bindparam("b_uniqueid")
+
+
+def _insert_call(dialect: str) -> Insert:
+    c = CALLS.c
+    previous = (
+        select(c.id)
+        .where(c.caller_number == bindparam("b_caller_number"), c.started_at <= bindparam("b_started_at"))
+        .order_by(c.started_at.desc(), c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(CALLS)
+        .values(
+            uniqueid=_u(),
+            linkedid=bindparam("b_linkedid"),
+            channel=bindparam("b_channel"),
+            dialed=bindparam("b_dialed"),
+            caller_number=bindparam("b_caller_number"),
+            caller_withheld=bindparam("b_caller_withheld"),
+            caller_raw=bindparam("b_caller_raw"),
+            started_at=bindparam("b_started_at"),
+            previous_call_id=previous,
+        )
+        .on_conflict_do_nothing(index_elements=["uniqueid"])
+    )
+
+
+def _statements(kind: Kind, dialect: str) -> list[Update | Insert]:
+    c = CALLS.c
+    if kind == "entered":
+        return [_insert_call(dialect)]
+    if kind == "answered":
+        return [
+            update(CALLS)
+            .where(c.uniqueid == _u(), c.answered_at.is_(None))
+            .values(answered_at=bindparam("b_at"))
+        ]
+    if kind == "queued":
+        return [
+            update(CALLS)
+            .where(c.uniqueid == _u())
+            .values(queue=bindparam("b_queue"), outcome=func.coalesce(c.outcome, "queued"))
+        ]
+    if kind == "outcome":
+        return [update(CALLS).where(c.uniqueid == _u()).values(outcome=bindparam("b_outcome"))]
+    # ended: the time and cause are filled once; a call that ended before the IVR or the dialplan said
+    # anything about it was abandoned in the menu.
+    return [
+        update(CALLS)
+        .where(c.uniqueid == _u(), c.ended_at.is_(None))
+        .values(ended_at=bindparam("b_at"), hangup_cause=bindparam("b_cause")),
+        update(CALLS).where(c.uniqueid == _u(), c.outcome.is_(None)).values(outcome="hung_up_in_menu"),
+    ]
+
+
+class CallRecorder:
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 500) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._statements = {kind: _statements(kind, dialect) for kind in ORDER}
+        self.writer: BatchWriter[Change] = BatchWriter(
+            "call records", self._write, transient=is_transient, describe=str, max_batch=max_batch
+        )
+
+    def start(self) -> None:
+        self.writer.start()
+
+    async def close(self) -> None:
+        await self.writer.close()
+
+    async def drain(self) -> None:
+        await self.writer.drain()
+
+    def entered(self, call: NewCall) -> None:
+        self.writer.put(entered_change(call))
+
+    def answered(self, uniqueid: str, at: datetime | None = None) -> None:
+        self.writer.put(Change("answered", uniqueid, {"b_at": at or utcnow()}))
+
+    def queued(self, uniqueid: str, queue: str) -> None:
+        self.writer.put(Change("queued", uniqueid, {"b_queue": queue}))
+
+    def outcome(self, uniqueid: str, outcome: str) -> None:
+        self.writer.put(Change("outcome", uniqueid, {"b_outcome": outcome}))
+
+    def ended(self, uniqueid: str, cause: int | None, at: datetime | None = None) -> None:
+        self.writer.put(Change("ended", uniqueid, {"b_at": at or utcnow(), "b_cause": cause}))
+
+    async def _write(self, changes: Sequence[Change]) -> None:
+        by_kind: dict[Kind, list[dict[str, Any]]] = {}
+        for change in changes:
+            by_kind.setdefault(change.kind, []).append({"b_uniqueid": change.uniqueid, **change.params})
+        async with self.engine.begin() as connection:
+            for kind in ORDER:
+                params = by_kind.get(kind)
+                if not params:
+                    continue
+                for statement in self._statements[kind]:
+                    await connection.execute(statement, params)
