@@ -1,7 +1,8 @@
 """Real SIP calls through the 19524 IVR on the real Asterisk 22, against the same call flow done by a plain
 dialplan menu (``dialplans/bench.conf``, Background/WaitExten, same prompts), in the same run.
 
-    .venv/bin/python bench/ivr_calls.py            # full run, about 5 minutes
+    .venv/bin/python bench/ivr_calls.py            # full run, about 6 minutes
+    .venv/bin/python bench/ivr_calls.py --rates 60,80 --holds ''   # just these rate steps
     .venv/bin/python bench/ivr_calls.py --smoke    # a few calls per flow; exit 1 if OUR flow failed any
 
 Needs root (the Asterisk sandbox runs under chroot). Everything stays on 127.0.0.1. The hotline (Asterisk,
@@ -118,12 +119,12 @@ class Plan:
 
 
 FULL = Plan(
-    rates=(10, 20, 30, 40, 50, 60),
+    rates=(20, 40, 60, 70, 80, 90, 100, 120),
     rate_seconds=8.0,
     holds=(25, 50, 100, 150, 200, 250),
     hold_rate=20.0,
     hold_seconds=3.0,
-    budget=330.0,
+    budget=420.0,
 )
 SMOKE = Plan(rates=(3,), rate_seconds=2.0, holds=(4,), hold_rate=4.0, hold_seconds=1.0, budget=60.0)
 

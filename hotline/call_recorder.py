@@ -1,10 +1,11 @@
-"""The AMI listener's writes to the call records, in batches through one writer task.
+"""Writes to the call records, in batches through one writer task: the AMI listener's and the IVR's.
 
-Each change is what Asterisk said about a call: it entered the hotline, was answered, joined a queue, got an
-outcome from the dialplan, ended. A batch is written in one transaction, kind by kind in the order a call
-lives (entered before answered before queued …), one executemany per kind: a call's changes arrive in that
-order, so applying them by kind keeps each call's story, and every write only fills what is still empty, as
-in :mod:`hotline.calls` (the IVR side writes the same rows).
+Each change is something that happened to a call: it entered the hotline, was answered, went through the
+menu (the IVR's journal: its path, language, topic and outcome), joined a queue, got an outcome from the
+dialplan, ended. A batch is written in one transaction, kind by kind in the order a call lives (entered
+before answered before the menu …), one executemany per kind: a call's changes arrive in that order, so
+applying them by kind keeps each call's story. Both sides may report the same thing (the row is created by
+whichever comes first), so every write is idempotent and times are filled in once.
 """
 
 from __future__ import annotations
@@ -23,13 +24,15 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from hotline.batching import BatchWriter
 from hotline.calls import NewCall
-from hotline.db.models import Call, utcnow
+from hotline.db.models import Call, CallStep, utcnow
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["entered", "answered", "queued", "outcome", "ended"]
-ORDER: tuple[Kind, ...] = ("entered", "answered", "queued", "outcome", "ended")
+Kind = Literal["entered", "answered", "menu", "queued", "outcome", "ended"]
+ORDER: tuple[Kind, ...] = ("entered", "answered", "menu", "queued", "outcome", "ended")
 CALLS: Table = Call.__table__  # type: ignore[assignment]
+STEPS: Table = CallStep.__table__  # type: ignore[assignment]
+MENU_FIELDS = ("language", "topic", "queue", "outcome")
 
 
 @dataclass(frozen=True)
@@ -37,9 +40,13 @@ class Change:
     kind: Kind
     uniqueid: str
     params: dict[str, Any] = field(default_factory=dict)
+    # "menu" only: the path through the menu, (time, node, key) in order.
+    steps: tuple[tuple[datetime, str, str | None], ...] = ()
 
     def __str__(self) -> str:
-        return f"[{self.uniqueid}] {self.kind} {self.params}"
+        return (
+            f"[{self.uniqueid}] {self.kind} {self.params}{f' {len(self.steps)} steps' if self.steps else ''}"
+        )
 
 
 def entered_change(call: NewCall) -> Change:
@@ -54,6 +61,7 @@ def entered_change(call: NewCall) -> Change:
             "b_caller_withheld": call.caller.withheld,
             "b_caller_raw": call.caller.raw,
             "b_started_at": call.started_at or utcnow(),
+            "b_answered_at": call.answered_at,
         },
     )
 
@@ -92,6 +100,7 @@ def _insert_call(dialect: str) -> Insert:
             caller_withheld=bindparam("b_caller_withheld"),
             caller_raw=bindparam("b_caller_raw"),
             started_at=bindparam("b_started_at"),
+            answered_at=bindparam("b_answered_at"),
             previous_call_id=previous,
         )
         .on_conflict_do_nothing(index_elements=["uniqueid"])
@@ -107,6 +116,28 @@ def _statements(kind: Kind, dialect: str) -> list[Update | Insert]:
             update(CALLS)
             .where(c.uniqueid == _u(), c.answered_at.is_(None))
             .values(answered_at=bindparam("b_at"))
+        ]
+    if kind == "menu":
+        # Steps first (attached to the call by its uniqueid), then what the IVR learnt; the IVR's outcome
+        # is the last word on how the call left the menu.
+        return [
+            STEPS.insert().from_select(
+                ["call_id", "at", "node", "key"],
+                select(
+                    c.id,
+                    bindparam("b_at", type_=STEPS.c.at.type),
+                    bindparam("b_node", type_=STEPS.c.node.type),
+                    bindparam("b_key", type_=STEPS.c.key.type),
+                ).where(c.uniqueid == _u()),
+            ),
+            update(CALLS)
+            .where(c.uniqueid == _u())
+            .values(
+                {
+                    name: func.coalesce(bindparam(f"b_{name}", type_=c[name].type), c[name])
+                    for name in MENU_FIELDS
+                }
+            ),
         ]
     if kind == "queued":
         return [
@@ -150,6 +181,16 @@ class CallRecorder:
     def answered(self, uniqueid: str, at: datetime | None = None) -> None:
         self.writer.put(Change("answered", uniqueid, {"b_at": at or utcnow()}))
 
+    def menu(
+        self, uniqueid: str, steps: Sequence[tuple[datetime, str, str | None]], **fields: str | None
+    ) -> None:
+        """The IVR's journal of a call: steps taken, and language, topic, queue, outcome where known."""
+        unknown = set(fields) - set(MENU_FIELDS)
+        if unknown:
+            raise ValueError(f"not fields of the menu's record: {sorted(unknown)}")
+        params = {f"b_{name}": fields.get(name) for name in MENU_FIELDS}
+        self.writer.put(Change("menu", uniqueid, params, tuple(steps)))
+
     def queued(self, uniqueid: str, queue: str) -> None:
         self.writer.put(Change("queued", uniqueid, {"b_queue": queue}))
 
@@ -160,13 +201,24 @@ class CallRecorder:
         self.writer.put(Change("ended", uniqueid, {"b_at": at or utcnow(), "b_cause": cause}))
 
     async def _write(self, changes: Sequence[Change]) -> None:
-        by_kind: dict[Kind, list[dict[str, Any]]] = {}
+        # Per kind, the parameter sets of each of its statements.
+        per_kind: dict[Kind, tuple[list[dict[str, Any]], ...]] = {
+            kind: tuple([] for _ in self._statements[kind]) for kind in ORDER
+        }
         for change in changes:
-            by_kind.setdefault(change.kind, []).append({"b_uniqueid": change.uniqueid, **change.params})
+            sets = per_kind[change.kind]
+            if change.kind == "menu":
+                sets[0].extend(
+                    {"b_uniqueid": change.uniqueid, "b_at": at, "b_node": node, "b_key": key}
+                    for at, node, key in change.steps
+                )
+                if any(value is not None for value in change.params.values()):
+                    sets[1].append({"b_uniqueid": change.uniqueid, **change.params})
+                continue
+            for each in sets:
+                each.append({"b_uniqueid": change.uniqueid, **change.params})
         async with self.engine.begin() as connection:
             for kind in ORDER:
-                params = by_kind.get(kind)
-                if not params:
-                    continue
-                for statement in self._statements[kind]:
-                    await connection.execute(statement, params)
+                for statement, batch in zip(self._statements[kind], per_kind[kind], strict=True):
+                    if batch:
+                        await connection.execute(statement, batch)

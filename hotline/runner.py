@@ -104,14 +104,14 @@ class Hotline:
         else:
             sounds_dir = settings.asterisk_sounds_dir
 
-        self.services = load_ivr_services(settings, sessions, sounds_dir, now=self.clock)
+        self.recorder = CallRecorder(self.engine)
+        self.recorder.start()
+        self.services = load_ivr_services(settings, sessions, self.recorder, sounds_dir, now=self.clock)
         await self.start_agi()
 
         self.live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
         await self.live.ping()
         self.live.start()
-        self.recorder = CallRecorder(self.engine)
-        self.recorder.start()
         self.listener_ami = AmiClient(settings, event_filters=LISTENER_FILTERS)
         self.listener = CallEventListener(self.listener_ami, self.recorder, settings, self.live)
         await self.listener.start()
@@ -156,8 +156,6 @@ class Hotline:
             self._console = None
         if self.listener is not None:
             await self.listener.close()
-        if self.recorder is not None:
-            await self.recorder.close()
         if self.ami is not None:
             await self.ami.close()
         if self.listener_ami is not None:
@@ -165,6 +163,8 @@ class Hotline:
         if self.live is not None:
             await self.live.close()
         await self.stop_agi()
+        if self.recorder is not None:
+            await self.recorder.close()  # after both of its writers: what they reported is written
         if self.asterisk is not None:
             await self.asterisk.stop()
         if self.engine is not None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from hotline.call_recorder import CallRecorder
 from hotline.calls import Sessions
 from hotline.clock import utc_now
 from hotline.settings import PROJECT_ROOT, Settings
@@ -20,6 +21,8 @@ PROMPTS_FILE = PROJECT_ROOT / "recordings" / "prompts.yaml"
 class IvrServices:
     settings: Settings
     sessions: Sessions
+    # Writes what happens to calls, in batches (shared with the AMI listener in one process).
+    recorder: CallRecorder
     menu: Menu
     hours: OpeningHours
     # Where Asterisk finds the prompts: f"{sounds_dir}/{language}/{prompt_id}".
@@ -28,12 +31,23 @@ class IvrServices:
 
 
 def load_ivr_services(
-    settings: Settings, sessions: Sessions, sounds_dir: str, *, now: Callable[[], datetime] = utc_now
+    settings: Settings,
+    sessions: Sessions,
+    recorder: CallRecorder,
+    sounds_dir: str,
+    *,
+    now: Callable[[], datetime] = utc_now,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
     catalog = PromptCatalog.load(PROMPTS_FILE)
     menu = load_menu(settings.menu_file, catalog)
     hours = load_hours(settings.hours_file)
     return IvrServices(
-        settings=settings, sessions=sessions, menu=menu, hours=hours, sounds_dir=sounds_dir, now=now
+        settings=settings,
+        sessions=sessions,
+        recorder=recorder,
+        menu=menu,
+        hours=hours,
+        sounds_dir=sounds_dir,
+        now=now,
     )

@@ -26,8 +26,8 @@ def route(services: IvrServices) -> Route:
         env = channel.env
         caller = normalise_caller(env.callerid, settings.default_region)
         linkedid = await channel.get_variable("CHANNEL(linkedid)")
-        call_id = await calls.open_call(
-            services.sessions,
+        # The AMI listener usually stores the call first; whichever side comes first creates the record.
+        services.recorder.entered(
             NewCall(
                 uniqueid=env.uniqueid,
                 caller=caller,
@@ -39,8 +39,8 @@ def route(services: IvrServices) -> Route:
             ),
         )
         journal = DatabaseJournal(
+            services.recorder,
             services.sessions,
-            call_id=call_id,
             uniqueid=env.uniqueid,
             caller_e164=caller.e164,
             returning_days=settings.returning_caller_days,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.call_recorder import CallRecorder, Change, entered_change
 from hotline.calls import NewCall
-from hotline.db.models import Call, utcnow
+from hotline.db.models import Call, CallStep, utcnow
 from hotline.phone import normalise_caller
 
 
@@ -126,3 +126,49 @@ async def test_a_change_the_database_refuses_is_dropped_alone(
     assert row is not None and row.answered_at is not None
     assert recorder.writer.dropped == 1
     assert f"call records: dropped [{bad.uniqueid}] entered" in caplog.text
+
+
+async def steps_of(sessions: async_sessionmaker[AsyncSession], call_id: int) -> list[tuple[str, str | None]]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(CallStep.node, CallStep.key).where(CallStep.call_id == call_id).order_by(CallStep.id)
+        )
+        return [(node, key) for node, key in rows]
+
+
+async def test_the_menu_journal_stores_the_path_and_has_the_last_word_on_the_outcome(
+    recorder: CallRecorder, db_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    served, abandoned = new_call(), new_call()
+    now = utcnow()
+    for call in (served, abandoned):
+        recorder.entered(call)
+    # Served: the journal comes before the hang-up (same batch).
+    recorder.menu(
+        served.uniqueid,
+        [(now, "welcome", None), (now, "welcome", "1"), (now, "jobs", None)],
+        language="pl",
+        topic="jobs",
+        outcome="self_service",
+    )
+    recorder.ended(served.uniqueid, 16)
+    # Abandoned: the hang-up is written first, the IVR's journal arrives in a later batch.
+    recorder.ended(abandoned.uniqueid, 16)
+    await recorder.drain()
+    recorder.menu(abandoned.uniqueid, [(now, "welcome", None)], language="uk", outcome="hung_up_in_menu")
+    recorder.menu(abandoned.uniqueid, [])  # nothing more to say: writes nothing
+    await recorder.drain()
+
+    row = await stored(db_sessions, served.uniqueid)
+    assert row is not None
+    assert (row.language, row.topic, row.queue, row.outcome) == ("pl", "jobs", None, "self_service")
+    assert await steps_of(db_sessions, row.id) == [("welcome", None), ("welcome", "1"), ("jobs", None)]
+    row = await stored(db_sessions, abandoned.uniqueid)
+    assert row is not None
+    assert (row.language, row.topic, row.outcome) == ("uk", None, "hung_up_in_menu")
+    assert await steps_of(db_sessions, row.id) == [("welcome", None)]
+
+
+def test_the_menu_journal_names_only_fields_of_the_record(recorder: CallRecorder) -> None:
+    with pytest.raises(ValueError, match="caller_number"):
+        recorder.menu("x", [], caller_number="+48600100200")

@@ -51,11 +51,15 @@ Step = tuple[str, str | None]
 
 async def stored_call(hotline: Hotline, result: CallResult) -> Call:
     """The call as stored, once it has ended and has an outcome."""
-    assert hotline.services is not None
+    assert hotline.services is not None and hotline.recorder is not None
     assert result.uniqueid, result.describe()
     sessions = hotline.services.sessions
+    recorder = hotline.recorder
 
     async def fetch() -> Call | None:
+        # What the hotline has reported so far is written (the IVR's journal of a call that hung up in the
+        # menu may come after the hang-up itself).
+        await recorder.drain()
         async with sessions() as session:
             call = await session.scalar(select(Call).where(Call.uniqueid == result.uniqueid))
         if call is None or call.ended_at is None or call.outcome is None:
