@@ -16,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,8 @@ DIALPLAN_DIR = PROJECT_ROOT / "dialplans"
 BUILD_SCRIPT = PROJECT_ROOT / "scripts" / "asterisk-root.sh"
 INSTANCES_IN_ROOT = PurePosixPath("/var/lib/hotline-19524")
 MODULES_IN_ROOT = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+OWNER_FILE = "owner.pid"  # in an instance's folder: the process that runs it (the hotline, a test session)
+UNOWNED_GRACE = 600.0  # seconds: an instance folder without an owner file is left alone this long
 
 
 class AsteriskError(RuntimeError):
@@ -163,10 +166,70 @@ def _ensure_hosts_file(root: Path) -> None:
         os.replace(tmp, hosts)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_pid(path: Path) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int(path.read_text().strip())
+    return None
+
+
+def _is_asterisk(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return b"asterisk" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    return False
+
+
+def sweep_stale_instances(root: Path, *, keep: str) -> list[str]:
+    """Remove the instances whose owner is gone (a run killed with SIGKILL leaves its Asterisk running, in a
+    session of its own, and its folder): stop that Asterisk, delete the folder. Returns the names removed.
+
+    An instance without an owner file is removed only when no Asterisk of its runs."""
+    folder = root / str(INSTANCES_IN_ROOT).lstrip("/")
+    if not folder.is_dir():
+        return []
+    removed = []
+    for instance in sorted(folder.iterdir()):
+        if instance.name == keep or not instance.is_dir():
+            continue
+        owner = _read_pid(instance / OWNER_FILE)
+        if owner is not None and _alive(owner):
+            continue
+        if owner is None and time.time() - instance.stat().st_mtime < UNOWNED_GRACE:
+            continue  # maybe being laid out right now, by a run that has not written its owner file yet
+        asterisk = _read_pid(instance / "run" / "asterisk.pid")
+        if asterisk is not None and _alive(asterisk) and _is_asterisk(asterisk):
+            if owner is None:
+                continue  # not ours to judge: an instance from before owner files, still running
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(asterisk, 9)
+            log.warning(
+                "stopped Asterisk %d of instance %s: its owner %d is gone", asterisk, instance.name, owner
+            )
+        shutil.rmtree(instance, ignore_errors=True)
+        removed.append(instance.name)
+    if removed:
+        log.info("removed %d stale Asterisk instance folders: %s", len(removed), ", ".join(removed))
+    return removed
+
+
 def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> InstancePaths:
-    """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music."""
+    """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music.
+
+    Instances left behind by killed runs are swept first."""
     _ensure_hosts_file(settings.asterisk_root)
+    sweep_stale_instances(settings.asterisk_root, keep=settings.asterisk_instance)
     paths = instance_paths(settings)
+    paths.host().mkdir(parents=True, exist_ok=True)
+    (paths.host(OWNER_FILE)).write_text(f"{os.getpid()}\n")
     write_config(
         settings,
         paths.host("etc"),
