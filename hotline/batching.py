@@ -135,8 +135,14 @@ class BatchWriter(Generic[T]):
                     self.dropped += 1
                     break
                 delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
-                if attempt == 0:
-                    log.warning("%s: store unavailable (%s), retrying in %.1f s", self.name, error, delay)
+                if attempt % 20 == 0:  # the first time, then about every 100 s: an outage must stay visible
+                    log.warning(
+                        "%s: store unavailable (%s), %d changes waiting, retrying in %.1f s",
+                        self.name,
+                        error,
+                        len(batch) - index + len(self._pending),
+                        delay,
+                    )
                 attempt += 1
                 error = None
                 try:
