@@ -61,7 +61,7 @@ class BatchWriter(Generic[T]):
         change is dropped with a log line: memory must not grow without bound."""
         if len(self._pending) >= self.max_pending:
             lost = self._pending.popleft()
-            self._settle_dropped()
+            self._drop()
             log.error("%s: %d changes waiting, dropped the oldest: %s", self.name, self.max_pending, lost)
         self._pending.append(item)
         self._put += 1
@@ -103,59 +103,52 @@ class BatchWriter(Generic[T]):
             batch = [self._pending.popleft() for _ in range(min(len(self._pending), self.max_batch))]
             try:
                 await self._write(batch)
-            except asyncio.CancelledError:
-                self._pending.extendleft(reversed(batch))
-                raise
             except Exception as exc:
-                if len(batch) > 1:
-                    log.warning(
-                        "%s: a batch of %d failed (%s), writing it item by item", self.name, len(batch), exc
-                    )
-                await self._one_by_one(batch, exc if len(batch) == 1 else None)
-                continue
-            self._settle(len(batch))
-
-    async def _one_by_one(self, batch: list[T], first_error: BaseException | None) -> None:
-        """Write each item alone; settles each item as it goes."""
-        error = first_error
-        for index, item in enumerate(batch):
-            attempt = 0
-            while True:
-                if error is None:
+                if len(batch) == 1:
+                    await self._retry(batch[0], exc)
+                    continue
+                log.warning(
+                    "%s: a batch of %d failed (%s), writing it item by item", self.name, len(batch), exc
+                )
+                for item in batch:
                     try:
                         await self._write([item])
-                        break
-                    except asyncio.CancelledError:
-                        self._pending.extendleft(reversed(batch[index:]))
-                        raise
-                    except Exception as exc:
-                        error = exc
-                if not self._transient(error):
-                    log.error("%s: dropped %s: %s", self.name, self._describe(item), error, exc_info=error)
-                    self.dropped += 1
-                    break
-                delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
-                if attempt % 20 == 0:  # the first time, then about every 100 s: an outage must stay visible
-                    log.warning(
-                        "%s: store unavailable (%s), %d changes waiting, retrying in %.1f s",
-                        self.name,
-                        error,
-                        len(batch) - index + len(self._pending),
-                        delay,
-                    )
-                attempt += 1
-                error = None
-                try:
-                    await asyncio.sleep(delay)
-                except asyncio.CancelledError:
-                    self._pending.extendleft(reversed(batch[index:]))
-                    raise
-            error = None
-            if attempt:
-                log.info("%s: store available again", self.name)
-            self._settle(1)
+                    except Exception as item_exc:
+                        await self._retry(item, item_exc)
+                    else:
+                        self._settle(1)
+            else:
+                self._settle(len(batch))
 
-    def _settle_dropped(self) -> None:
+    async def _retry(self, item: T, error: Exception) -> None:
+        """``item`` failed alone with ``error``: drop it if the store refused it; if the store is unavailable,
+        wait and write it again, with a growing pause, until it is written or refused."""
+        attempt = 0
+        while self._transient(error):
+            delay = self._retry_delays[min(attempt, len(self._retry_delays) - 1)]
+            if attempt % 20 == 0:  # the first time, then about every 100 s: an outage must stay visible
+                waiting = self._put - self._settled
+                log.warning(
+                    "%s: store unavailable (%s), %d changes waiting, retrying in %.1f s",
+                    self.name,
+                    error,
+                    waiting,
+                    delay,
+                )
+            attempt += 1
+            await asyncio.sleep(delay)
+            try:
+                await self._write([item])
+            except Exception as exc:
+                error = exc
+            else:
+                log.info("%s: store available again", self.name)
+                self._settle(1)
+                return
+        log.error("%s: dropped %s: %s", self.name, self._describe(item), error, exc_info=error)
+        self._drop()
+
+    def _drop(self) -> None:
         self.dropped += 1
         self._settle(1)
 
