@@ -48,7 +48,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -606,6 +606,13 @@ def sustained(step: Step, baseline: float | None) -> bool:
     return p95 <= baseline + LATENCY_SLACK and step.achieved_rate >= 0.95 * step.level
 
 
+def passed(step: Step, results: Results) -> bool:
+    """A ramp step the flow passed: a rate sustained, or a hold with every call held and none failed."""
+    if step.kind == "rate":
+        return sustained(step, results.baseline(step.flow))
+    return not step.failed and step.held >= step.level
+
+
 # ============================================================================================ the run
 
 
@@ -622,6 +629,9 @@ class Results:
 
     def steps(self, flow: Flow) -> list[Step]:
         return [s for s in (*self.singles.values(), *self.rates, *self.holds) if s.flow == flow]
+
+    def ramp(self, kind: str) -> list[Step]:
+        return self.rates if kind == "rate" else self.holds
 
 
 def progress(text: str) -> None:
@@ -658,59 +668,45 @@ async def run_plan(driver: Driver, meter: CpuMeter, plan: Plan, *, parallel: boo
         progress(
             f"{step.flow.key:5} single call: {call.failure or 'queued'}, path {'>'.join(call.path) or '-'}"
         )
-    active = [flow for flow in FLOWS if results.baseline(flow) is not None]
 
-    for rate in plan.rates:
-        if not active:
-            break
-        if time.monotonic() > deadline:
-            results.skipped.append(f"rate {rate}/s and up: over the time budget")
-            break
-        steps = await each_flow(
-            active, lambda flow, r=rate: rate_step(driver, meter, flow, r, plan.rate_seconds)
-        )
-        for step in steps:
-            results.rates.append(step)
-            progress(describe_step(step))
-            if not sustained(step, results.baseline(step.flow)):
-                active.remove(step.flow)
+    async def ramp(
+        kind: str, levels: Sequence[float], label: str, make: Callable[[Flow, float], Awaitable[Step]]
+    ) -> None:
+        """Each level in turn for the flows still in the ramp; a flow leaves it at its first miss."""
+        active = [flow for flow in FLOWS if results.baseline(flow) is not None]
+        for level in levels:
+            if not active:
+                break
+            if time.monotonic() > deadline:
+                results.skipped.append(f"{label.format(level)} and up: over the time budget")
+                break
+            for step in await each_flow(active, lambda flow, level=level: make(flow, level)):
+                results.ramp(kind).append(step)
+                progress(describe_step(step))
+                if not passed(step, results):
+                    active.remove(step.flow)
 
-    active = [flow for flow in FLOWS if results.baseline(flow) is not None]
-    for count in plan.holds:
-        if not active:
-            break
-        if time.monotonic() > deadline:
-            results.skipped.append(f"hold {count} and up: over the time budget")
-            break
-        steps = await each_flow(active, lambda flow, n=count: hold_step(driver, meter, flow, n, plan))
-        for step in steps:
-            results.holds.append(step)
-            progress(describe_step(step))
-            if step.failed or step.held < count:
-                active.remove(step.flow)
+    await ramp(
+        "rate",
+        plan.rates,
+        "rate {:g}/s",
+        lambda flow, rate: rate_step(driver, meter, flow, int(rate), plan.rate_seconds),
+    )
+    await ramp(
+        "hold", plan.holds, "hold {:g}", lambda flow, count: hold_step(driver, meter, flow, int(count), plan)
+    )
     return results
 
 
-def best_rate(results: Results, flow: Flow, plan: Plan) -> tuple[float | None, str]:
-    """The highest sustained rate of the ramp, and its text ("60+" when the ramp's top was sustained)."""
-    best: float | None = None
-    for step in results.rates:
-        if step.flow == flow and sustained(step, results.baseline(flow)):
-            best = max(best or 0.0, step.level)
-    if best is None:
+def best_level(
+    results: Results, flow: Flow, kind: str, levels: Sequence[float], unit: str = ""
+) -> tuple[float | None, str]:
+    """The highest level of a ramp the flow passed, and its text ("60+/s" when it passed the ramp's top)."""
+    passed_levels = [s.level for s in results.ramp(kind) if s.flow == flow and passed(s, results)]
+    if not passed_levels:
         return None, "none"
-    top = best == max(plan.rates) and len(results.rates) > 0
-    return best, f"{best:g}{'+' if top else ''}/s"
-
-
-def best_hold(results: Results, flow: Flow, plan: Plan) -> tuple[int | None, str]:
-    best: int | None = None
-    for step in results.holds:
-        if step.flow == flow and not step.failed and step.held == step.level:
-            best = max(best or 0, int(step.level))
-    if best is None:
-        return None, "none"
-    return best, f"{best}{'+' if best == max(plan.holds) else ''}"
+    best = max(passed_levels)
+    return best, f"{best:g}{'+' if best == max(levels) else ''}{unit}"
 
 
 def ms_or_dash(value: float | None) -> str:
@@ -765,7 +761,7 @@ def report(results: Results, plan: Plan) -> bool:
         row(f"{label}: CPU", *(cell(s, lambda s: s.cpu.text()) for s in (o, p)))
         row(
             f"{label}: sustained",
-            *(cell(s, lambda s: "yes" if sustained(s, results.baseline(s.flow)) else "no") for s in (o, p)),
+            *(cell(s, lambda s: "yes" if passed(s, results) else "no") for s in (o, p)),
         )
     for level in plan.holds:
         o, p = pair(results.holds, "hold", level)
@@ -778,8 +774,8 @@ def report(results: Results, plan: Plan) -> bool:
         row(f"{label}: setup p95", *(cell(s, lambda s: ms_or_dash(s.latency(0.95))) for s in (o, p)))
         row(f"{label}: CPU while held", *(cell(s, lambda s: s.cpu.text()) for s in (o, p)))
 
-    our_rate, our_rate_text = best_rate(results, OURS, plan)
-    plain_rate, plain_rate_text = best_rate(results, PLAIN, plan)
+    our_rate, our_rate_text = best_level(results, OURS, "rate", plan.rates, "/s")
+    plain_rate, plain_rate_text = best_level(results, PLAIN, "rate", plan.rates, "/s")
     row(
         "sustained new calls per second",
         our_rate_text,
@@ -797,8 +793,8 @@ def report(results: Results, plan: Plan) -> bool:
         ">= 0.90",
         rate_ratio is not None and rate_ratio >= 0.9 - 1e-9,
     )
-    our_hold, our_hold_text = best_hold(results, OURS, plan)
-    plain_hold, plain_hold_text = best_hold(results, PLAIN, plan)
+    our_hold, our_hold_text = best_level(results, OURS, "hold", plan.holds)
+    plain_hold, plain_hold_text = best_level(results, PLAIN, "hold", plan.holds)
     row(
         "concurrent calls held, 0 failed",
         our_hold_text,
@@ -809,7 +805,7 @@ def report(results: Results, plan: Plan) -> bool:
     )
     totals = {}
     for flow in FLOWS:
-        steps = [s for s in results.steps(flow) if s.kind != "hold" or True]
+        steps = results.steps(flow)
         calls = sum(len(s.calls) for s in steps)
         failed = sum(s.failed for s in steps)
         totals[flow.key] = (calls, failed)
