@@ -34,7 +34,6 @@ import gc
 import logging
 import os
 import random
-import resource
 import signal
 import sys
 import tempfile
@@ -44,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from hotline.runner import raise_fd_limit
 from ivr.fastagi import Channel, FastAgiServer, format_command
 
 ASTERISK_DELAY = 0.100
@@ -645,13 +645,6 @@ def report(ours: dict[str, Outcome], theirs: dict[str, Outcome], sizes: Sizes) -
 
 
 # ============================================================================================ main
-
-
-def raise_fd_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 async def bench(sizes: Sizes, smoke: bool, logs: Mapping[str, IO[bytes]]) -> int:

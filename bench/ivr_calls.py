@@ -38,12 +38,10 @@ import itertools
 import json
 import logging
 import os
-import resource
 import secrets
 import shlex
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -67,8 +65,8 @@ from hotline.ami import (
     UserEvent,
 )
 from hotline.asterisk import instance_paths
-from hotline.runner import Hotline
-from hotline.settings import Settings, ensure_secrets, load_settings
+from hotline.runner import Hotline, raise_fd_limit
+from hotline.settings import Settings, ensure_secrets, free_ports, load_settings
 
 log = logging.getLogger("bench.ivr_calls")
 
@@ -155,12 +153,6 @@ async def serve(config: str) -> None:
         await hotline.stop()
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @dataclass
 class HotlineProcess:
     settings: Settings
@@ -173,10 +165,7 @@ class HotlineProcess:
             "state_dir": str(state_dir),
             "database_url": f"sqlite+aiosqlite:///{state_dir / 'bench.sqlite3'}",
             "asterisk_instance": f"bench-{os.getpid()}",
-            "sip_port": free_port(socket.SOCK_DGRAM),
-            "ami_port": free_port(),
-            "fastagi_port": free_port(),
-            "console_port": free_port(),
+            **free_ports(),
             "rtp_start": RTP_PORTS[0],
             "rtp_end": RTP_PORTS[1],
             "extra_dialplans": "bench.conf",
@@ -204,9 +193,7 @@ class HotlineProcess:
         return cls(settings, process, line.decode().split(" ", 1)[1].strip())
 
     def asterisk_pid(self) -> int | None:
-        with contextlib.suppress(OSError, ValueError):
-            return int(instance_paths(self.settings).host("run", "asterisk.pid").read_text().strip())
-        return None
+        return instance_paths(self.settings).asterisk_pid()
 
     async def stop(self) -> None:
         if self.process.returncode is None and self.process.stdin is not None:
@@ -826,13 +813,6 @@ def report(results: Results, plan: Plan) -> bool:
     for note in results.skipped:
         print(f"skipped: {note}")
     return all(verdicts)
-
-
-def raise_fd_limit(needed: int) -> None:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < needed:
-        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 async def bench(plan: Plan, smoke: bool, log_file: IO[bytes], state_dir: Path) -> int:

@@ -73,6 +73,10 @@ class InstancePaths:
     def messages_log(self) -> Path:
         return self.host("log", "messages.log")
 
+    def asterisk_pid(self) -> int | None:
+        """The pid in the instance's ``asterisk.pid`` (its Asterisk may have gone since)."""
+        return read_pid(self.host("run", "asterisk.pid"))
+
 
 def instance_paths(settings: Settings) -> InstancePaths:
     return InstancePaths(settings.asterisk_root, INSTANCES_IN_ROOT / settings.asterisk_instance)
@@ -172,11 +176,11 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # alive, and someone else's
     return True
 
 
-def _read_pid(path: Path) -> int | None:
+def read_pid(path: Path) -> int | None:
     with contextlib.suppress(OSError, ValueError):
         return int(path.read_text().strip())
     return None
@@ -200,12 +204,12 @@ def sweep_stale_instances(root: Path, *, keep: str) -> list[str]:
     for instance in sorted(folder.iterdir()):
         if instance.name == keep or not instance.is_dir():
             continue
-        owner = _read_pid(instance / OWNER_FILE)
+        owner = read_pid(instance / OWNER_FILE)
         if owner is not None and _alive(owner):
             continue
         if owner is None and time.time() - instance.stat().st_mtime < UNOWNED_GRACE:
             continue  # maybe being laid out right now, by a run that has not written its owner file yet
-        asterisk = _read_pid(instance / "run" / "asterisk.pid")
+        asterisk = InstancePaths(root, INSTANCES_IN_ROOT / instance.name).asterisk_pid()
         if asterisk is not None and _alive(asterisk) and _is_asterisk(asterisk):
             if owner is None:
                 continue  # not ours to judge: an instance from before owner files, still running
@@ -229,7 +233,7 @@ def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> Ins
     sweep_stale_instances(settings.asterisk_root, keep=settings.asterisk_instance)
     paths = instance_paths(settings)
     paths.host().mkdir(parents=True, exist_ok=True)
-    (paths.host(OWNER_FILE)).write_text(f"{os.getpid()}\n")
+    paths.host(OWNER_FILE).write_text(f"{os.getpid()}\n")
     write_config(
         settings,
         paths.host("etc"),

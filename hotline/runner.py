@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import resource
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,6 +63,15 @@ def build_prompts(settings: Settings) -> Path:
 
     build(PROMPTS_SOURCE, settings.prompts_dir)
     return settings.prompts_dir
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Raise this process's soft limit of open files to ``needed`` (within the hard limit): every call holds
+    sockets (SIP driver, FastAGI, AMI), and the usual soft limit of 1024 is below a busy hotline's."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
 @dataclass

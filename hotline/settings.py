@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import socket
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -152,3 +153,21 @@ def ensure_secrets(settings: Settings) -> Settings:
         os.replace(tmp, path)
     filled = {name: getattr(settings, name) or stored[name] for name in _SECRET_FIELDS}
     return settings.replace(**filled)
+
+
+def free_ports() -> dict[str, int]:
+    """Free loopback ports for an instance of its own (end-to-end tests, benchmarks), so that it never
+    disturbs a running hotline: settings fields ``sip_port`` (UDP), ``ami_port``, ``fastagi_port``,
+    ``console_port``."""
+
+    def free(kind: int) -> int:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+
+    return {
+        "sip_port": free(socket.SOCK_DGRAM),
+        "ami_port": free(socket.SOCK_STREAM),
+        "fastagi_port": free(socket.SOCK_STREAM),
+        "console_port": free(socket.SOCK_STREAM),
+    }

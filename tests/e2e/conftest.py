@@ -10,7 +10,6 @@ import asyncio
 import os
 import random
 import shutil
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +20,7 @@ import pytest
 
 from hotline.asterisk import instance_paths
 from hotline.runner import Hotline
-from hotline.settings import load_settings
+from hotline.settings import free_ports, load_settings
 
 T = TypeVar("T")
 
@@ -40,12 +39,6 @@ class TestClock:
         return self.at
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hotline]:
     if os.geteuid() != 0:
@@ -55,10 +48,7 @@ async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         state_dir=tmp_path_factory.mktemp("state"),
         database_url=database_url,
         asterisk_instance=f"test-{os.getpid()}",
-        sip_port=free_port(socket.SOCK_DGRAM),
-        ami_port=free_port(),
-        fastagi_port=free_port(),
-        console_port=free_port(),
+        **free_ports(),
         rtp_start=rtp_start,
         rtp_end=rtp_start + 200,
         redis_prefix=f"hotline-test-{os.getpid()}",
