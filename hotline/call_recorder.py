@@ -17,13 +17,13 @@ from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.dml import Insert, Update
 
 from hotline.batching import BatchWriter
 from hotline.calls import NewCall
+from hotline.db.engine import insert_for
 from hotline.db.models import Call, CallStep, utcnow
 
 log = logging.getLogger(__name__)
@@ -88,9 +88,8 @@ def _insert_call(dialect: str) -> Insert:
         .limit(1)
         .scalar_subquery()
     )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
-        insert(CALLS)
+        insert_for(dialect)(CALLS)
         .values(
             uniqueid=_u(),
             linkedid=bindparam("b_linkedid"),

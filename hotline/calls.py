@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.db.engine import insert_for
 from hotline.db.models import Call, CallbackRequest, utcnow
 from hotline.phone import CallerNumber
 
@@ -57,8 +57,7 @@ async def request_callback(
     It points to the call it was made in (by ``uniqueid``), when that call's record is stored."""
     key = f"{number}|{topic}"
     async with sessions() as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        insert = insert_for(session.get_bind().dialect.name)
         result = await session.execute(
             insert(CallbackRequest)
             .values(

@@ -57,10 +57,6 @@ class LiveState:
         """Record a change of a call: ``kind`` is entered, answered, queued, fallback or ended."""
         self.writer.put({"kind": kind, "uniqueid": uniqueid, "at": utc_now().isoformat(), **fields})
 
-    async def drain(self) -> None:
-        """Wait until every change so far is published (or given up on, Redis being down)."""
-        await self.writer.drain()
-
     async def _publish(self, events: Sequence[dict[str, Any]]) -> None:
         pipe = self._redis.pipeline(transaction=True)
         for event in events:

@@ -1,6 +1,15 @@
 """Persistence: SQLAlchemy 2.0 async models and sessions; schema changes are Alembic migrations."""
 
-from hotline.db.engine import create_engine, session_factory
+from hotline.db.engine import create_engine, insert_for, session_factory
 from hotline.db.models import Base, Call, CallbackRequest, CallStep, ConsoleUser
 
-__all__ = ["Base", "Call", "CallStep", "CallbackRequest", "ConsoleUser", "create_engine", "session_factory"]
+__all__ = [
+    "Base",
+    "Call",
+    "CallStep",
+    "CallbackRequest",
+    "ConsoleUser",
+    "create_engine",
+    "insert_for",
+    "session_factory",
+]
