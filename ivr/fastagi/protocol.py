@@ -96,12 +96,10 @@ class AgiEnvironment:
         """Build the environment from the header lines (without the terminating empty line)."""
         raw: dict[str, str] = {}
         for line in lines:
-            key, colon, value = _strip_eol(line).partition(":")  # inlined `parse_header_line`: hot path
-            if not colon or not _HEADER_KEY.fullmatch(key) or (value and value[0] != " "):
-                raise AgiProtocolError(f"not an AGI header line: {line[:80]!r}")
+            key, value = parse_header_line(line)
             if key in raw:
                 raise AgiProtocolError(f"duplicate AGI header {key}")
-            raw[key] = value[1:]
+            raw[key] = value
         for required in ("agi_network_script", "agi_uniqueid"):
             if not raw.get(required):
                 raise AgiProtocolError(f"AGI header without {required}")
