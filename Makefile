@@ -22,7 +22,7 @@ test: setup-test $(VENV)/.installed sandbox prompts lint
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy ivr agent_console hotline
+	$(BIN)/mypy hotline ivr agent_console ami_listener devtools launcher
 
 bench: $(VENV)/.installed sandbox prompts
 	$(BIN)/python bench/agi_load.py

@@ -21,7 +21,7 @@ from agent_console.middlewares import add_security_headers, error_middleware
 from agent_console.routes import setup_routes
 from agent_console.security import SessionCodec, derive_key
 from agent_console.texts import DEFAULT_LANGUAGE, load_texts
-from hotline.clock import utc_now
+from hotline.clock import Clock, utc_now
 from hotline.db import create_engine, session_factory
 from hotline.settings import Settings
 
@@ -36,7 +36,7 @@ def create_app(
     settings: Settings,
     *,
     engine: AsyncEngine | None = None,
-    clock: keys.Clock = utc_now,
+    clock: Clock = utc_now,
     language: str = DEFAULT_LANGUAGE,
 ) -> web.Application:
     """The console for ``settings``. Pass ``engine`` to share one with the rest of the process (it is then

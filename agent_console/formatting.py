@@ -6,10 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-
 from agent_console.texts import Texts
 from hotline.db import Call
+from hotline.phone import display_form
 
 
 @dataclass(frozen=True)
@@ -38,13 +37,7 @@ class Formatter:
         """An E.164 number as people write it: national form at home, international form otherwise."""
         if not number:
             return self.texts("calls.unknown_number")
-        try:
-            parsed = phonenumbers.parse(number, self.region)
-        except phonenumbers.NumberParseException:
-            return number
-        if phonenumbers.region_code_for_number(parsed) == self.region:
-            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return display_form(number, self.region)
 
     def caller(self, call: Call) -> str:
         if call.caller_withheld:
@@ -78,34 +71,3 @@ class Formatter:
 
     def topic(self, code: str | None) -> str:
         return self.texts.label("topics", code)
-
-
-class NotAPhoneNumber(ValueError):
-    """What was typed into the search box cannot be a phone number; ``reason`` is a text key."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-MAX_SEARCH_LENGTH = 40
-_SEARCH_CHARACTERS = frozenset("0123456789+ -()./")
-
-
-def normalise_phone_number(typed: str, region: str = "PL") -> str:
-    """A typed phone number in E.164 (``+48600100200``), as the calls table stores it."""
-    # Numbers pasted from documents often carry no-break or other Unicode spaces.
-    text = " ".join(typed.split())
-    if not text:
-        raise NotAPhoneNumber("home.search_empty")
-    if len(text) > MAX_SEARCH_LENGTH:
-        raise NotAPhoneNumber("home.search_too_long")
-    if not set(text) <= _SEARCH_CHARACTERS or not any(ch.isdigit() for ch in text):
-        raise NotAPhoneNumber("home.search_garbage")
-    try:
-        parsed = phonenumbers.parse(text, region)
-    except phonenumbers.NumberParseException as exc:
-        raise NotAPhoneNumber("home.search_garbage") from exc
-    if not phonenumbers.is_possible_number(parsed):
-        raise NotAPhoneNumber("home.search_garbage")
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

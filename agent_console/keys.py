@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
 from aiohttp import web
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from agent_console.formatting import Formatter
 from agent_console.security import SessionCodec, SessionData
 from agent_console.texts import Texts
+from hotline.clock import Clock
 from hotline.settings import Settings
 
 
@@ -23,7 +23,6 @@ class Role(StrEnum):
 
 # Who may use a route: a set of roles, or None for a public route.
 Access = frozenset[Role] | None
-Clock = Callable[[], datetime]
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)

@@ -11,14 +11,13 @@ from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hotline.db import Call, CallbackRequest, CallStep
+from hotline.outcomes import ENDED_IN_MENU_OUTCOMES, QUEUED_OUTCOMES, CallOutcome
 
 # The largest id a PostgreSQL integer column holds: a bigger id in a URL is simply "no such call".
 MAX_ID = 2**31 - 1
 
 # Outcomes of calls that reached a consultants' queue (including callers who hung up while waiting).
-QUEUED_OUTCOMES = ("queued", "fallback_queue", "abandoned")
 # Outcomes of calls that ended in the menu: their time in the menu runs until the end of the call.
-ENDED_IN_MENU_OUTCOMES = ("self_service", "hung_up_in_menu", "callback_requested")
 
 
 async def recent_calls(db: AsyncSession, limit: int = 50) -> Sequence[Call]:
@@ -101,9 +100,9 @@ async def day_figures(db: AsyncSession, day: date, tz: ZoneInfo) -> DayFigures:
             select(
                 func.count(Call.id),
                 func.count(Call.answered_at),
-                _count_if(Call.outcome.in_(QUEUED_OUTCOMES)),
-                _count_if(Call.outcome == "self_service"),
-                _count_if(Call.outcome == "hung_up_in_menu"),
+                _count_if(Call.outcome.in_(sorted(QUEUED_OUTCOMES))),
+                _count_if(Call.outcome == CallOutcome.SELF_SERVICE),
+                _count_if(Call.outcome == CallOutcome.HUNG_UP_IN_MENU),
             ).where(*in_day)
         )
     ).one()

@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from hotline.runner import raise_fd_limit
 from ivr.fastagi import Channel, FastAgiServer, format_command
+from launcher.runner import raise_fd_limit
 
 ASTERISK_DELAY = 0.100
 ROUTE = "bench"

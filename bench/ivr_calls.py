@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from devtools.sandbox import instance_paths
 from hotline.ami import (
     AgiExec,
     AmiClient,
@@ -63,10 +64,10 @@ from hotline.ami import (
     Newexten,
     QueueCallerJoin,
     UserEvent,
+    actions,
 )
-from hotline.asterisk import instance_paths
-from hotline.runner import Hotline, raise_fd_limit
 from hotline.settings import Settings, ensure_secrets, free_ports, load_settings
+from launcher.runner import Hotline, raise_fd_limit
 
 log = logging.getLogger("bench.ivr_calls")
 
@@ -331,15 +332,13 @@ class Driver:
         for ami in (self.events_ami, *self.key_amis):
             await ami.wait_connected()
         for ami in self.key_amis:
-            await ami.action({"Action": "Events", "EventMask": "off"})
+            await ami.send(actions.Events(mask="off"))
             self.free_key_amis.put_nowait(ami)
         # Only the events followed here; the rest (VarSet, RTCP, ...) stays in Asterisk.
         wanted = "Newchannel|Hangup|AGIExecStart|Newexten|QueueCallerJoin|UserEvent|OriginateResponse"
-        await self.events_ami.action({"Action": "Filter", "Operation": "Add", "Filter": f"Event: ({wanted})"})
+        await self.events_ami.send(actions.Filter(f"Event: ({wanted})"))
         # The plain-dialplan menu reads the prompts' folder from this global (dialplans/bench.conf).
-        await self.events_ami.action(
-            {"Action": "Setvar", "Variable": "HOTLINE_BENCH_SOUNDS", "Value": sounds_dir}
-        )
+        await self.events_ami.send(actions.Setvar(variable="HOTLINE_BENCH_SOUNDS", value=sounds_dir))
         queue = self.events_ami.subscribe(maxsize=1_000_000)
         self.dispatcher = asyncio.create_task(self._dispatch(queue), name="bench-dispatch")
 
@@ -421,16 +420,9 @@ class Driver:
     async def _press(self, call: Call, digit: str) -> None:
         ami = await self.free_key_amis.get()
         try:
-            # "Async: false" spares panoramisk a KeyError on the "DTMF successfully queued" reply.
-            await ami.action(
-                {
-                    "Action": "PlayDTMF",
-                    "Channel": call.calling_id,
-                    "Digit": digit,
-                    "Duration": str(DTMF_MS),
-                    "Async": "false",
-                }
-            )
+            # Waiting for the digit ("Async: false") spares panoramisk a KeyError on the "DTMF successfully
+            # queued" reply.
+            await ami.send(actions.PlayDtmf(channel=call.calling_id, digit=digit, duration_ms=DTMF_MS))
         except AmiError as exc:
             call.fail(f"key not sent: {exc}")
         finally:
@@ -440,7 +432,7 @@ class Driver:
         ami = await self.free_key_amis.get()
         try:
             with contextlib.suppress(AmiError):
-                await ami.action({"Action": "Hangup", "Channel": call.calling_id})
+                await ami.send(actions.Hangup(channel=call.calling_id))
         finally:
             self.free_key_amis.put_nowait(ami)
 
@@ -456,18 +448,16 @@ class Driver:
     async def run_call(self, call: Call, release: asyncio.Event | None = None) -> Call:
         """Originate, await the queue (or a failure), hold until ``release`` if given, hang up."""
         try:
-            await self.events_ami.action(
-                {
-                    "Action": "Originate",
-                    "Channel": f"PJSIP/{call.flow.number}@{TRUNK}",
-                    "Context": CALLER_CONTEXT,
-                    "Exten": "s",
-                    "Priority": "1",
-                    "CallerID": f'"Bench" <{call.caller}>',
-                    "ChannelId": call.calling_id,
-                    "Timeout": str(int(SETUP_DEADLINE * 1000)),
-                    "Async": "true",
-                },
+            await self.events_ami.send(
+                actions.Originate(
+                    channel=f"PJSIP/{call.flow.number}@{TRUNK}",
+                    context=CALLER_CONTEXT,
+                    exten="s",
+                    priority=1,
+                    caller_id=f'"Bench" <{call.caller}>',
+                    channel_id=call.calling_id,
+                    timeout_ms=int(SETUP_DEADLINE * 1000),
+                ),
                 timeout=SETUP_DEADLINE,
             )
         except AmiError as exc:

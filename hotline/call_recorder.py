@@ -1,7 +1,8 @@
 """Writes to the call records, in batches through one writer task: the AMI listener's and the IVR's.
 
 Each change is something that happened to a call: it entered the hotline, was answered, went through the
-menu (the IVR's journal: its path, language, topic and outcome), joined a queue, got an outcome from the
+menu (the IVR's journal: its path, language, topic and outcome), left a call-back request, joined a
+queue, got an outcome from the
 dialplan, ended. A batch is written in one transaction, kind by kind in the order a call lives (entered
 before answered before the menu …), one executemany per kind: a call's changes arrive in that order, so
 applying them by kind keeps each call's story. Both sides may report the same thing (the row is created by
@@ -24,14 +25,16 @@ from sqlalchemy.sql.dml import Insert, Update
 from hotline.batching import BatchWriter
 from hotline.calls import NewCall
 from hotline.db.engine import insert_for
-from hotline.db.models import Call, CallStep, utcnow
+from hotline.db.models import Call, CallbackRequest, CallStep, utcnow
+from hotline.outcomes import CallOutcome
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["entered", "answered", "menu", "queued", "outcome", "ended"]
-ORDER: tuple[Kind, ...] = ("entered", "answered", "menu", "queued", "outcome", "ended")
+Kind = Literal["entered", "answered", "menu", "callback", "queued", "outcome", "ended"]
+ORDER: tuple[Kind, ...] = ("entered", "answered", "menu", "callback", "queued", "outcome", "ended")
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 STEPS: Table = CallStep.__table__  # type: ignore[assignment]
+CALLBACKS: Table = CallbackRequest.__table__  # type: ignore[assignment]
 MENU_FIELDS = ("language", "topic", "queue", "outcome")
 
 
@@ -138,11 +141,26 @@ def _statements(kind: Kind, dialect: str) -> list[Update | Insert]:
                 }
             ),
         ]
+    if kind == "callback":
+        # One pending request per number and topic: a second one while the first waits is not stored again.
+        return [
+            insert_for(dialect)(CALLBACKS)
+            .values(
+                number=bindparam("b_number"),
+                topic=bindparam("b_topic"),
+                consent=bindparam("b_consent"),
+                call_id=select(c.id).where(c.uniqueid == _u()).scalar_subquery(),
+                status="pending",
+                pending_key=bindparam("b_pending_key"),
+                requested_at=bindparam("b_at"),
+            )
+            .on_conflict_do_nothing(index_elements=["pending_key"])
+        ]
     if kind == "queued":
         return [
             update(CALLS)
             .where(c.uniqueid == _u())
-            .values(queue=bindparam("b_queue"), outcome=func.coalesce(c.outcome, "queued"))
+            .values(queue=bindparam("b_queue"), outcome=func.coalesce(c.outcome, CallOutcome.QUEUED.value))
         ]
     if kind == "outcome":
         return [update(CALLS).where(c.uniqueid == _u()).values(outcome=bindparam("b_outcome"))]
@@ -152,7 +170,9 @@ def _statements(kind: Kind, dialect: str) -> list[Update | Insert]:
         update(CALLS)
         .where(c.uniqueid == _u(), c.ended_at.is_(None))
         .values(ended_at=bindparam("b_at"), hangup_cause=bindparam("b_cause")),
-        update(CALLS).where(c.uniqueid == _u(), c.outcome.is_(None)).values(outcome="hung_up_in_menu"),
+        update(CALLS)
+        .where(c.uniqueid == _u(), c.outcome.is_(None))
+        .values(outcome=CallOutcome.HUNG_UP_IN_MENU.value),
     ]
 
 
@@ -190,11 +210,29 @@ class CallRecorder:
         params = {f"b_{name}": fields.get(name) for name in MENU_FIELDS}
         self.writer.put(Change("menu", uniqueid, params, tuple(steps)))
 
+    def callback_requested(
+        self, uniqueid: str, *, number: str, topic: str, consent: bool, at: datetime | None = None
+    ) -> None:
+        """A call-back request made in this call (one pending request per number and topic)."""
+        self.writer.put(
+            Change(
+                "callback",
+                uniqueid,
+                {
+                    "b_number": number,
+                    "b_topic": topic,
+                    "b_consent": consent,
+                    "b_pending_key": f"{number}|{topic}",
+                    "b_at": at or utcnow(),
+                },
+            )
+        )
+
     def queued(self, uniqueid: str, queue: str) -> None:
         self.writer.put(Change("queued", uniqueid, {"b_queue": queue}))
 
-    def outcome(self, uniqueid: str, outcome: str) -> None:
-        self.writer.put(Change("outcome", uniqueid, {"b_outcome": outcome}))
+    def outcome(self, uniqueid: str, outcome: CallOutcome) -> None:
+        self.writer.put(Change("outcome", uniqueid, {"b_outcome": CallOutcome(outcome).value}))
 
     def ended(self, uniqueid: str, cause: int | None, at: datetime | None = None) -> None:
         self.writer.put(Change("ended", uniqueid, {"b_at": at or utcnow(), "b_cause": cause}))

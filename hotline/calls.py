@@ -1,5 +1,5 @@
 """Call records: one row per call into the hotline. What happens to a call is written in batches by
-:mod:`hotline.call_recorder`; here are the reads the IVR needs and the call-back requests, written at once.
+:mod:`hotline.call_recorder`; here are the reads the IVR needs.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.db.engine import insert_for
-from hotline.db.models import Call, CallbackRequest, utcnow
+from hotline.db.models import Call
 from hotline.phone import CallerNumber
 
 log = logging.getLogger(__name__)
@@ -47,32 +46,3 @@ async def recent_topic(
             .order_by(Call.started_at.desc(), Call.id.desc())
             .limit(1)
         )
-
-
-async def request_callback(
-    sessions: Sessions, *, number: str, topic: str, consent: bool, uniqueid: str | None
-) -> bool:
-    """Store a callback request; one pending request per number and topic. Returns False for a duplicate.
-
-    It points to the call it was made in (by ``uniqueid``), when that call's record is stored."""
-    key = f"{number}|{topic}"
-    async with sessions() as session:
-        insert = insert_for(session.get_bind().dialect.name)
-        result = await session.execute(
-            insert(CallbackRequest)
-            .values(
-                number=number,
-                topic=topic,
-                consent=consent,
-                call_id=select(Call.id).where(Call.uniqueid == uniqueid).scalar_subquery(),
-                status="pending",
-                pending_key=key,
-                requested_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["pending_key"])
-        )
-        await session.commit()
-        created = bool(result.rowcount)  # type: ignore[attr-defined]
-    if not created:
-        log.info("callback request for %s about %s already pending", number, topic)
-    return created

@@ -39,6 +39,9 @@ class LiveState:
         # make it grow forever).
         self._states: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._remember = remember
+        # Calls that ended lately: a late change of one (the IVR's last step after the hang-up) must not put
+        # it back in the picture.
+        self._ended: OrderedDict[str, None] = OrderedDict()
         self.writer: BatchWriter[dict[str, Any]] = BatchWriter("live state", self._publish)
 
     def start(self) -> None:
@@ -54,7 +57,8 @@ class LiveState:
         return True
 
     def call_changed(self, kind: str, uniqueid: str, **fields: Any) -> None:
-        """Record a change of a call: ``kind`` is entered, answered, queued, fallback or ended."""
+        """Record a change of a call: ``kind`` is entered, answered, menu (the IVR's progress: node, language,
+        topic), queued, fallback or ended."""
         self.writer.put({"kind": kind, "uniqueid": uniqueid, "at": utc_now().isoformat(), **fields})
 
     async def _publish(self, events: Sequence[dict[str, Any]]) -> None:
@@ -63,7 +67,12 @@ class LiveState:
             uniqueid = event["uniqueid"]
             if event["kind"] == "ended":
                 self._states.pop(uniqueid, None)
+                self._ended[uniqueid] = None
+                while len(self._ended) > self._remember:
+                    self._ended.popitem(last=False)
                 pipe.hdel(self.calls_key, uniqueid)
+            elif uniqueid in self._ended:
+                continue
             else:
                 state = self._states.setdefault(uniqueid, {"uniqueid": uniqueid})
                 state.update({k: v for k, v in event.items() if k != "kind"}, state=event["kind"])

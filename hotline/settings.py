@@ -61,18 +61,19 @@ class Settings:
     # Where Asterisk reads the prompts from, as Asterisk sees the file system (set by `hotline up`).
     asterisk_sounds_dir: str = "/var/lib/hotline-19524/sounds"
 
-    # The IVR: the menu and consultants' hours as data files;
-    # callers of the last N days are offered their topic again.
+    # Data files, validated at start: the consultants' queues (the menu and Asterisk's configuration both come
+    # from it), the IVR's menu, consultants' hours and prompt texts.
+    queues_file: Path = PROJECT_ROOT / "hotline" / "queues.yaml"
     menu_file: Path = PROJECT_ROOT / "ivr" / "menu.yaml"
     hours_file: Path = PROJECT_ROOT / "ivr" / "hours.yaml"
+    prompts_file: Path = PROJECT_ROOT / "recordings" / "prompts.yaml"
+    # Callers of the last N days are offered their topic again.
     returning_caller_days: int = 14
 
     # Extra files of dialplans/ that this instance includes (comma-separated), e.g. "bench.conf" for the
     # benchmarks' plain-dialplan menu. Production includes none.
     extra_dialplans: str = ""
 
-    # The queue that takes every caller whom the IVR cannot route (AGI down, errors, no answer).
-    default_queue: str = "consultant"
     # Phone numbers without a country code are read as numbers of this region.
     default_region: str = "PL"
     timezone: str = "Europe/Warsaw"

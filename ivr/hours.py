@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -20,14 +20,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 import yaml
 
-from ivr.prompts import DuplicateKeyError, load_yaml
+from hotline.datafiles import DuplicateKeyError, load_yaml
 
 DEFAULT_HOURS_FILE = Path(__file__).resolve().parent / "hours.yaml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # How far ahead next_opening looks before concluding the line never opens.
 SEARCH_DAYS = 400
-
-Clock = Callable[[], datetime]  # the type of hotline.clock.utc_now, which is the real one
 
 
 class HoursError(Exception):

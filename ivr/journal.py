@@ -1,27 +1,27 @@
-"""The IVR's journal of a call: its path, language, topic and outcome, and its call-back requests.
+"""The IVR's journal of a call: its path, language, topic and outcome, and its call-back request.
 
-What the caller does in the menu is kept in memory and handed to the call recorder (one batching writer for
-the whole process, :mod:`hotline.call_recorder`) when the call leaves the IVR (queued, served, hung up) or
-the route ends for any other reason (``flush`` in the route's ``finally``): one change per call instead of one
-write per key, and the caller never waits for the database. Call-back requests are written at once: the
-caller is told it is registered.
+Everything goes through the call recorder (one batching writer for the whole process,
+:mod:`hotline.call_recorder`), so the caller never waits for the database: the path through the menu is
+kept in memory and handed over in one change when the call leaves the IVR (queued, served, hung up) or the
+route ends for any other reason (``flush`` in the route's ``finally``); a call-back request is handed over at
+once, and the recorder writes it after the call's own record, in the same order as everything else.
+
+The caller's progress (node, language, topic) also goes to the live state, so a wallboard can show the
+callers in the menu.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 
 from hotline import calls
 from hotline.call_recorder import CallRecorder
 from hotline.calls import Sessions
-from hotline.clock import Clock
+from hotline.clock import Clock, utc_now
+from hotline.live import LiveState
 
 log = logging.getLogger(__name__)
-
-# How long a call-back request waits for the call's own record to be written, so it can point to it.
-RECORD_WAIT = 2.0
 
 
 class DatabaseJournal:
@@ -36,9 +36,11 @@ class DatabaseJournal:
         caller_e164: str | None,
         returning_days: int,
         now: Clock,
+        live: LiveState | None = None,
     ) -> None:
         self.recorder = recorder
         self.sessions = sessions
+        self.live = live
         self.now = now
         self.uniqueid = uniqueid
         self.caller_e164 = caller_e164
@@ -47,13 +49,23 @@ class DatabaseJournal:
         self._fields: dict[str, str] = {}
 
     async def step(self, node: str, key: str | None) -> None:
-        self._steps.append((calls.utcnow(), node[:64], None if key is None else key[:32]))
+        # Real time, not the IVR's clock (which tests pin to a working day or an evening).
+        self._steps.append((utc_now(), node[:64], None if key is None else key[:32]))
+        if key is None:
+            self._progress(node=node[:64])
 
     async def set_language(self, language: str) -> None:
         self._fields["language"] = language
+        self._progress()
 
     async def set_topic(self, topic: str) -> None:
         self._fields["topic"] = topic
+        self._progress()
+
+    def _progress(self, **fields: str) -> None:
+        if self.live is not None:
+            known = {name: self._fields[name] for name in ("language", "topic") if name in self._fields}
+            self.live.call_changed("menu", self.uniqueid, **known, **fields)
 
     async def finish(self, outcome: str, queue: str | None = None) -> None:
         self._fields["outcome"] = outcome
@@ -81,13 +93,4 @@ class DatabaseJournal:
         )
 
     async def request_callback(self, number: str, topic: str, consent: bool) -> None:
-        try:
-            async with asyncio.timeout(RECORD_WAIT):
-                await self.recorder.drain()
-        except TimeoutError:
-            log.warning(
-                "[%s] call record not written yet: the call-back request will not link to it", self.uniqueid
-            )
-        await calls.request_callback(
-            self.sessions, number=number, topic=topic, consent=consent, uniqueid=self.uniqueid
-        )
+        self.recorder.callback_requested(self.uniqueid, number=number, topic=topic, consent=consent)

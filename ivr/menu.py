@@ -17,13 +17,10 @@ from typing import Any
 
 import yaml
 
-from ivr.prompts import DuplicateKeyError, PromptCatalog, load_yaml
+from hotline.datafiles import DuplicateKeyError, load_yaml
+from ivr.prompts import PromptCatalog
 
-DEFAULT_MENU_FILE = Path(__file__).resolve().parent / "menu.yaml"
 MENU_VERSION = 1
-
-# The queues of the 19524 contact centre (the dialplan runs Queue() with one of these).
-HOTLINE_QUEUES = frozenset({"jobs", "training", "registration", "abroad", "employers", "ecam", "consultant"})
 
 # Option targets that are not nodes.
 REPEAT = "repeat"
@@ -475,8 +472,8 @@ def menu_from_data(data: Any, catalog: PromptCatalog, queues: Collection[str]) -
     return _Loader(catalog, queues).load(data)
 
 
-def load_menu(path: Path, catalog: PromptCatalog, queues: Collection[str] = HOTLINE_QUEUES) -> Menu:
-    """Load and validate the menu file; ``queues`` are the queue names the dialplan knows."""
+def load_menu(path: Path, catalog: PromptCatalog, queues: Collection[str]) -> Menu:
+    """Load and validate the menu file; ``queues`` are the queue names of ``hotline/queues.yaml``."""
     try:
         data = load_yaml(path)
     except OSError as exc:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from hotline.call_recorder import CallRecorder
 from hotline.calls import Sessions
-from hotline.clock import utc_now
-from hotline.settings import PROJECT_ROOT, Settings
+from hotline.clock import Clock, utc_now
+from hotline.live import LiveState
+from hotline.queues import Queues
+from hotline.settings import Settings
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.prompts import PromptCatalog
-
-PROMPTS_FILE = PROJECT_ROOT / "recordings" / "prompts.yaml"
 
 
 @dataclass(frozen=True)
@@ -27,7 +25,9 @@ class IvrServices:
     hours: OpeningHours
     # Where Asterisk finds the prompts: f"{sounds_dir}/{language}/{prompt_id}".
     sounds_dir: str
-    now: Callable[[], datetime] = utc_now
+    now: Clock = utc_now
+    # The live picture of calls (Redis): the IVR reports each caller's progress through the menu.
+    live: LiveState | None = None
 
 
 def load_ivr_services(
@@ -36,11 +36,13 @@ def load_ivr_services(
     recorder: CallRecorder,
     sounds_dir: str,
     *,
-    now: Callable[[], datetime] = utc_now,
+    queues: Queues,
+    now: Clock = utc_now,
+    live: LiveState | None = None,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
-    catalog = PromptCatalog.load(PROMPTS_FILE)
-    menu = load_menu(settings.menu_file, catalog)
+    catalog = PromptCatalog.load(settings.prompts_file)
+    menu = load_menu(settings.menu_file, catalog, queues.names)
     hours = load_hours(settings.hours_file)
     return IvrServices(
         settings=settings,
@@ -50,4 +52,5 @@ def load_ivr_services(
         hours=hours,
         sounds_dir=sounds_dir,
         now=now,
+        live=live,
     )

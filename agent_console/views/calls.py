@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from agent_console import keys, queries
-from agent_console.formatting import MAX_SEARCH_LENGTH, NotAPhoneNumber, normalise_phone_number
 from agent_console.rendering import page
+from hotline.phone import MAX_TYPED_LENGTH, NotAPhoneNumber, parse_typed
 
 
 @page("home.html")
@@ -27,10 +27,10 @@ async def home(request: web.Request) -> dict[str, Any]:
             context["calls"] = await queries.recent_calls(db)
             return context
         try:
-            number = normalise_phone_number(typed, settings.default_region)
+            number = parse_typed(typed, settings.default_region)
         except NotAPhoneNumber as exc:
-            shown = typed.strip()[:MAX_SEARCH_LENGTH]
-            context["search_error"] = texts(exc.reason, text=shown)
+            shown = typed.strip()[:MAX_TYPED_LENGTH]
+            context["search_error"] = texts(f"home.search_{exc.reason}", text=shown)
             context["calls"] = await queries.recent_calls(db)
             return context
         context["searched"] = number

@@ -78,7 +78,7 @@ class Call(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     topic: Mapped[str | None] = mapped_column(String(32))
     queue: Mapped[str | None] = mapped_column(String(32))
-    # self_service | queued | callback_requested | hung_up_in_menu | fallback_queue | abandoned
+    # a hotline.outcomes.CallOutcome
     outcome: Mapped[str | None] = mapped_column(String(32))
     # The caller's previous call, so the console can walk a caller's history.
     previous_call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))

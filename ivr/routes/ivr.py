@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import logging
 
-from hotline import calls
 from hotline.calls import NewCall
+from hotline.clock import utc_now
 from hotline.phone import normalise_caller
 from ivr.fastagi import Channel, Route
 from ivr.journal import DatabaseJournal
@@ -35,7 +35,7 @@ def route(services: IvrServices) -> Route:
                 channel=env.channel[:128],
                 dialed=env.extension[:32],
                 # The dialplan answered before the AGI; the listener may have stored Asterisk's own time.
-                answered_at=calls.utcnow(),
+                answered_at=utc_now(),
             ),
         )
         journal = DatabaseJournal(
@@ -45,6 +45,7 @@ def route(services: IvrServices) -> Route:
             caller_e164=caller.e164,
             returning_days=settings.returning_caller_days,
             now=services.now,
+            live=services.live,
         )
         try:
             result = await run_ivr(

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from hotline.asterisk import INSTANCES_IN_ROOT, OWNER_FILE, UNOWNED_GRACE, sweep_stale_instances
+from devtools.sandbox import INSTANCES_IN_ROOT, OWNER_FILE, UNOWNED_GRACE, sweep_stale_instances
 
 
 def dead_pid() -> int:

@@ -7,13 +7,13 @@ from hotline.settings import ensure_secrets, load_settings
 
 def test_defaults_file_environment_in_that_order(tmp_path: Path) -> None:
     config = tmp_path / "hotline.toml"
-    config.write_text('fastagi_port = 4600\nconsole_port = 9000\ndefault_queue = "jobs"\n')
+    config.write_text("fastagi_port = 4600\nconsole_port = 9000\nreturning_caller_days = 3\n")
     env = {"HOTLINE_STATE_DIR": str(tmp_path), "HOTLINE_FASTAGI_PORT": "4700"}
     settings = load_settings(env)
     assert settings.fastagi_port == 4700  # environment beats file
     assert settings.console_port == 9000  # file beats default
     assert settings.ami_port == 5038  # default
-    assert settings.default_queue == "jobs"
+    assert settings.returning_caller_days == 3
     assert settings.effective_database_url == f"sqlite+aiosqlite:///{tmp_path / 'hotline.sqlite3'}"
 
 

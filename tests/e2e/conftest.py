@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hotline.asterisk import instance_paths
-from hotline.runner import Hotline
+from devtools.sandbox import instance_paths
 from hotline.settings import free_ports, load_settings
+from launcher.runner import Hotline
 
 T = TypeVar("T")
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from devtools.testcall import place_test_call
+from hotline.ami import actions
 from hotline.db import Call, CallStep
-from hotline.runner import Hotline
-from hotline.testcall import place_test_call
+from launcher.runner import Hotline
+from tests.data import QUEUES
 from tests.e2e.conftest import eventually
 
 
@@ -46,7 +48,7 @@ async def test_call_is_answered_greeted_recorded_and_closed(hotline: Hotline) ->
     assert result.prompt_played("greeting"), "\n".join(map(repr, result.commands))
     # The caller really heard it: the calling leg recorded sound, not silence.
     assert result.heard_seconds is not None and result.heard_seconds >= 1.0, result.heard_seconds
-    assert result.queue == hotline.settings.default_queue
+    assert result.queue == QUEUES.default
     assert not result.fallback
 
     call = await stored_call(hotline, result.uniqueid or "")
@@ -55,7 +57,7 @@ async def test_call_is_answered_greeted_recorded_and_closed(hotline: Hotline) ->
     assert call.answered_at is not None and call.ended_at is not None
     assert call.started_at <= call.answered_at <= call.ended_at
     assert call.outcome == "queued"
-    assert call.queue == hotline.settings.default_queue
+    assert call.queue == QUEUES.default
     assert call.language == "pl"
     assert call.linkedid
     assert hotline.services is not None
@@ -94,7 +96,7 @@ async def test_without_fastagi_the_caller_still_reaches_the_default_queue(hotlin
     # Asserted through AMI: the caller joined the default queue after the dialplan's fallback.
     assert result.answered
     assert result.fallback
-    assert result.queue == hotline.settings.default_queue
+    assert result.queue == QUEUES.default
     call = await stored_call(hotline, result.uniqueid or "")
     assert call.outcome == "fallback_queue"
     assert call.caller_number == "+48600333444"
@@ -127,7 +129,7 @@ async def test_live_state_follows_the_call_in_redis(hotline: Hotline) -> None:
     state = await eventually(queued_in_snapshot, what="the queued call in the live snapshot")
     assert state["caller"] == "+48600777888" and state["queue"] == "consultant"
 
-    await hotline.ami.action({"Action": "Hangup", "Channel": result.events[0].channel})
+    await hotline.ami.send(actions.Hangup(channel=result.events[0].channel))
 
     async def ended() -> list[str] | None:
         kinds = [e["kind"] for _, e in await live.changes(position) if e["uniqueid"] == uniqueid]

@@ -15,12 +15,10 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
+from devtools.testcall import TestCallResult as CallResult
+from devtools.testcall import place_test_call, random_caller
 from hotline.db import Call, CallStep
 from hotline.db.models import CallbackRequest
-from hotline.runner import Hotline
-from hotline.settings import PROJECT_ROOT
-from hotline.testcall import TestCallResult as CallResult
-from hotline.testcall import place_test_call, random_caller
 from ivr.menu import (
     LanguageNode,
     MenuNode,
@@ -30,13 +28,12 @@ from ivr.menu import (
     enumerate_paths,
     load_menu,
 )
-from ivr.prompts import PromptCatalog
+from launcher.runner import Hotline
+from tests.data import CATALOG, MENU_FILE, QUEUE_NAMES
 from tests.e2e.conftest import WARSAW, eventually
 from tests.e2e.conftest import TestClock as Clock
 
-MENU_FILE = PROJECT_ROOT / "ivr" / "menu.yaml"
-PROMPTS_FILE = PROJECT_ROOT / "recordings" / "prompts.yaml"
-MENU = load_menu(MENU_FILE, PromptCatalog.load(PROMPTS_FILE))
+MENU = load_menu(MENU_FILE, CATALOG, QUEUE_NAMES)
 PATHS = enumerate_paths(MENU)
 
 # A working Wednesday, but after hours; and a public holiday (Independence Day) on a Wednesday morning.

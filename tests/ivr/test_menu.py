@@ -9,9 +9,8 @@ from typing import Any
 
 import pytest
 
+from hotline.datafiles import load_yaml
 from ivr.menu import (
-    DEFAULT_MENU_FILE,
-    HOTLINE_QUEUES,
     LanguageNode,
     MenuError,
     MenuNode,
@@ -20,16 +19,16 @@ from ivr.menu import (
     load_menu,
     menu_from_data,
 )
-from ivr.prompts import DEFAULT_SOURCE, PromptCatalog, load_yaml
+from tests.data import CATALOG, QUEUE_NAMES
+from tests.data import MENU_FILE as DEFAULT_MENU_FILE
 
-CATALOG = PromptCatalog.load(DEFAULT_SOURCE)
 DATA = load_yaml(DEFAULT_MENU_FILE)
 
 
 def test_the_hotline_menu_loads() -> None:
-    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, HOTLINE_QUEUES)
+    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
 
-    assert menu.queues == HOTLINE_QUEUES
+    assert menu.queues == QUEUE_NAMES
     root = menu.node(menu.root)
     assert isinstance(root, LanguageNode) and root.default == "pl"
     assert dict(root.languages) == {"1": "pl", "2": "uk", "3": "en"}
@@ -45,7 +44,7 @@ def test_the_hotline_menu_loads() -> None:
 
 
 def test_every_topic_menu_falls_back_to_its_own_queue() -> None:
-    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, HOTLINE_QUEUES)
+    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
     expected = {
         "jobs": "jobs", "training": "training", "registration": "registration", "abroad": "abroad",
         "employers": "employers", "youth": "ecam",
@@ -59,7 +58,7 @@ def test_every_topic_menu_falls_back_to_its_own_queue() -> None:
 
 
 def test_the_loaded_menu_is_immutable() -> None:
-    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, HOTLINE_QUEUES)
+    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
     main = menu.node("main")
     assert isinstance(main, MenuNode)
     with pytest.raises(TypeError):
@@ -69,7 +68,7 @@ def test_the_loaded_menu_is_immutable() -> None:
 
 
 def test_paths_cover_each_route_once() -> None:
-    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, HOTLINE_QUEUES)
+    menu = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
     paths = enumerate_paths(menu)
 
     keys = [(p.keys) for p in paths]
@@ -95,7 +94,7 @@ def test_paths_cover_each_route_once() -> None:
 # --- Refusals -------------------------------------------------------------------------------------------
 
 
-def refused(change: Callable[[dict[str, Any]], object], queues: frozenset[str] = HOTLINE_QUEUES) -> MenuError:
+def refused(change: Callable[[dict[str, Any]], object], queues: frozenset[str] = QUEUE_NAMES) -> MenuError:
     data = copy.deepcopy(DATA)
     change(data)
     with pytest.raises(MenuError) as caught:
@@ -152,7 +151,7 @@ def test_an_unknown_queue_is_refused() -> None:
 
 
 def test_queues_are_checked_against_those_the_dialplan_knows() -> None:
-    error = refused(lambda d: None, queues=HOTLINE_QUEUES - {"ecam"})
+    error = refused(lambda d: None, queues=QUEUE_NAMES - {"ecam"})
     assert error.node == "to_ecam" and "unknown queue 'ecam'" in str(error)
 
 
@@ -222,7 +221,7 @@ def test_a_malformed_file_is_refused(change: Callable[[dict[str, Any]], object],
 
 def test_not_a_mapping_at_all() -> None:
     with pytest.raises(MenuError, match="the menu file must be a mapping"):
-        menu_from_data(["welcome"], CATALOG, HOTLINE_QUEUES)
+        menu_from_data(["welcome"], CATALOG, QUEUE_NAMES)
 
 
 # --- Refusals that only the file shows: YAML duplicates and syntax -------------------------------------
@@ -242,7 +241,7 @@ def test_a_key_listed_twice_in_one_menu_is_refused_naming_the_node(tmp_path: Pat
     path = write_menu(tmp_path, text)
 
     with pytest.raises(MenuError) as caught:
-        load_menu(path, CATALOG, HOTLINE_QUEUES)
+        load_menu(path, CATALOG, QUEUE_NAMES)
     assert caught.value.node == "jobs"
     assert "key '1' appears twice in options" in str(caught.value)
     assert str(path) in str(caught.value)
@@ -251,17 +250,17 @@ def test_a_key_listed_twice_in_one_menu_is_refused_naming_the_node(tmp_path: Pat
 def test_a_node_defined_twice_is_refused(tmp_path: Path) -> None:
     text = DEFAULT_MENU_FILE.read_text(encoding="utf-8") + "\n  goodbye: {kind: end, prompts: [goodbye]}\n"
     with pytest.raises(MenuError) as caught:
-        load_menu(write_menu(tmp_path, text), CATALOG, HOTLINE_QUEUES)
+        load_menu(write_menu(tmp_path, text), CATALOG, QUEUE_NAMES)
     assert caught.value.node == "goodbye" and "defined twice" in str(caught.value)
 
 
 def test_broken_yaml_is_refused(tmp_path: Path) -> None:
     with pytest.raises(MenuError, match="not valid YAML"):
-        load_menu(write_menu(tmp_path, "nodes: {main: [unclosed\n"), CATALOG, HOTLINE_QUEUES)
+        load_menu(write_menu(tmp_path, "nodes: {main: [unclosed\n"), CATALOG, QUEUE_NAMES)
 
 
 def test_errors_from_the_file_name_the_file_and_the_node(tmp_path: Path) -> None:
     text = DEFAULT_MENU_FILE.read_text(encoding="utf-8").replace("queue: ecam", "queue: ohp")
     with pytest.raises(MenuError) as caught:
-        load_menu(write_menu(tmp_path, text), CATALOG, HOTLINE_QUEUES)
+        load_menu(write_menu(tmp_path, text), CATALOG, QUEUE_NAMES)
     assert str(caught.value).startswith(f"{tmp_path / 'menu.yaml'}: node 'to_ecam': unknown queue 'ohp'")

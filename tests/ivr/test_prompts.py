@@ -12,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.prompts import (
-    DEFAULT_SOURCE,
-    Manifest,
-    PromptCatalog,
-    PromptError,
-    build_prompts,
-    is_telephone_wav,
-    main,
-)
+from ivr.prompts import PromptCatalog, PromptError
+from ivr.prompts.build import Manifest, build_prompts, is_telephone_wav, main
+from tests.data import PROMPTS_FILE as DEFAULT_SOURCE
 
 HAVE_TOOLS = shutil.which("espeak-ng") is not None and shutil.which("sox") is not None
 needs_tools = pytest.mark.skipif(not HAVE_TOOLS, reason="needs the Debian packages espeak-ng and sox")

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from hotline.datafiles import load_yaml
+from hotline.outcomes import CallOutcome as Outcome
+from hotline.phone import parse_dialable as parse_phone_number
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import (
-    DEFAULT_MENU_FILE,
-    HOTLINE_QUEUES,
     Menu,
     MenuPath,
     ReturningCallerNode,
@@ -20,8 +21,9 @@ from ivr.menu import (
     load_menu,
     menu_from_data,
 )
-from ivr.prompts import DEFAULT_SOURCE, PromptCatalog, load_yaml
-from ivr.session import IvrResult, Outcome, parse_phone_number, run_ivr
+from ivr.session import IvrResult, run_ivr
+from tests.data import CATALOG, QUEUE_NAMES
+from tests.data import MENU_FILE as DEFAULT_MENU_FILE
 from tests.ivr.fakes import (
     Action,
     BargeIn,
@@ -38,8 +40,7 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 OPEN = datetime(2026, 6, 10, 10, 0, tzinfo=WARSAW)  # a Wednesday morning
 CLOSED = datetime(2026, 6, 10, 20, 0, tzinfo=WARSAW)  # the same evening
 
-CATALOG = PromptCatalog.load(DEFAULT_SOURCE)
-MENU = load_menu(DEFAULT_MENU_FILE, CATALOG, HOTLINE_QUEUES)
+MENU = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
 HOURS = load_hours()
 
 # The prompts of the main menu and of a topic, in Polish, as the caller hears them.
@@ -72,7 +73,7 @@ def presses(*keys: str) -> list[Action]:
 def modified_menu(change: Any) -> Menu:
     data = copy.deepcopy(load_yaml(DEFAULT_MENU_FILE))
     change(data)
-    return menu_from_data(data, CATALOG, HOTLINE_QUEUES)
+    return menu_from_data(data, CATALOG, QUEUE_NAMES)
 
 
 # --- Every path of the menu file ---------------------------------------------------------------------------
@@ -108,7 +109,7 @@ async def test_every_path_of_the_menu_ends_where_the_menu_says(path: MenuPath) -
 
 def test_the_paths_reach_every_queue_in_every_language() -> None:
     reached = {(p.language, p.queue) for p in enumerate_paths(MENU) if p.queue is not None}
-    assert reached == {(lang, queue) for lang in ("pl", "uk", "en") for queue in HOTLINE_QUEUES}
+    assert reached == {(lang, queue) for lang in ("pl", "uk", "en") for queue in QUEUE_NAMES}
 
 
 # --- Language -------------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The real Asterisk 22, run from the sandbox root with the project's own configuration.
+"""The development sandbox: the real Asterisk 22, run from a Debian-unstable root with the project's own
+configuration (written by :mod:`hotline.asterisk_config`).
 
 The sandbox is a Debian-unstable root with Asterisk from Debian's packages (``scripts/asterisk-root.sh``).
 Each instance (``main`` for ``hotline up``, one per test session) gets a folder inside that root holding a
@@ -17,25 +18,20 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from hotline.asterisk_config import CONF_DIR, AsteriskError, install_sounds, write_config
+from hotline.queues import Queues
 from hotline.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
-CONF_DIR = PROJECT_ROOT / "asterisk_conf"
-DIALPLAN_DIR = PROJECT_ROOT / "dialplans"
 BUILD_SCRIPT = PROJECT_ROOT / "scripts" / "asterisk-root.sh"
 INSTANCES_IN_ROOT = PurePosixPath("/var/lib/hotline-19524")
 MODULES_IN_ROOT = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 OWNER_FILE = "owner.pid"  # in an instance's folder: the process that runs it (the hotline, a test session)
 UNOWNED_GRACE = 600.0  # seconds: an instance folder without an owner file is left alone this long
-
-
-class AsteriskError(RuntimeError):
-    """Asterisk could not be prepared, started or reached."""
 
 
 def ensure_root(settings: Settings) -> None:
@@ -101,62 +97,6 @@ def _instance_asterisk_conf(paths: InstancePaths, modules_dir: str) -> str:
             line = f"{key} => {directories[key]}"
         lines.append(line)
     return "\n".join(lines) + "\n"
-
-
-def generated_includes(settings: Settings, *, moh_dir: str) -> dict[str, str]:
-    """The per-instance include files that the committed configuration names."""
-    extra = [name.strip() for name in settings.extra_dialplans.split(",") if name.strip()]
-    return {
-        "hotline_globals.conf": (
-            f"HOTLINE_FASTAGI={settings.fastagi_address}\nHOTLINE_DEFAULT_QUEUE={settings.default_queue}\n"
-        ),
-        "manager_instance.conf": f"port = {settings.ami_port}\nbindaddr = {settings.ami_host}\n",
-        "manager_users.conf": f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n",
-        "pjsip_instance.conf": (
-            "[transport-udp]\ntype = transport\nprotocol = udp\n"
-            f"bind = {settings.sip_host}:{settings.sip_port}\n\n"
-            f"[loopback]\ntype = aor\ncontact = sip:{settings.sip_host}:{settings.sip_port}\n"
-        ),
-        "rtp_instance.conf": f"rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
-        "moh_instance.conf": f"directory = {moh_dir}\n",
-        "extensions_extra.conf": "".join(f'#include "dialplans/{name}"\n' for name in extra),
-    }
-
-
-def write_config(settings: Settings, etc: Path, *, asterisk_conf: str, moh_dir: str) -> None:
-    """Write Asterisk's configuration: ``asterisk_conf/``, ``dialplans/`` and the generated includes."""
-    if not settings.ami_secret:
-        raise AsteriskError("no AMI secret: call hotline.settings.ensure_secrets first")
-    if etc.exists():
-        for item in etc.iterdir():
-            if item.is_dir():
-                shutil.rmtree(item)
-            else:
-                item.unlink()
-    _copy_tree(CONF_DIR, etc, ["*.conf"])
-    _copy_tree(DIALPLAN_DIR, etc / "dialplans", ["*.conf"])
-    (etc / "asterisk.conf").write_text(asterisk_conf)
-    for name, content in generated_includes(settings, moh_dir=moh_dir).items():
-        (etc / name).write_text(content)
-    (etc / "manager_users.conf").chmod(0o600)
-
-
-def install_sounds(prompts_dir: Path | None, sounds: Path) -> None:
-    """Copy the prompts (``<lang>/<id>.wav``) where Asterisk reads them, with the hold music beside them."""
-    if prompts_dir is not None and prompts_dir.is_dir():
-        for lang_dir in prompts_dir.iterdir():
-            if lang_dir.is_dir():
-                _copy_tree(lang_dir, sounds / lang_dir.name, ["*.wav"])
-    (sounds / "hold").mkdir(parents=True, exist_ok=True)
-    _ensure_hold_music(sounds / "hold")
-
-
-def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for pattern in patterns:
-        for item in source.glob(pattern):
-            if item.is_file():
-                shutil.copy2(item, target / item.name)
 
 
 def _ensure_hosts_file(root: Path) -> None:
@@ -225,7 +165,7 @@ def sweep_stale_instances(root: Path, *, keep: str) -> list[str]:
     return removed
 
 
-def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> InstancePaths:
+def prepare_instance(settings: Settings, queues: Queues, prompts_dir: Path | None = None) -> InstancePaths:
     """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music.
 
     Instances left behind by killed runs are swept first."""
@@ -236,6 +176,7 @@ def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> Ins
     paths.host(OWNER_FILE).write_text(f"{os.getpid()}\n")
     write_config(
         settings,
+        queues,
         paths.host("etc"),
         asterisk_conf=_instance_asterisk_conf(paths, _modules_dir(settings.asterisk_root)),
         moh_dir=paths.seen_by_asterisk("sounds", "hold"),
@@ -246,64 +187,6 @@ def prepare_instance(settings: Settings, prompts_dir: Path | None = None) -> Ins
         paths.messages_log.unlink()
     install_sounds(prompts_dir, paths.host("sounds"))
     return paths
-
-
-def write_production_config(settings: Settings, etc: Path, sounds: Path, prompts_dir: Path | None) -> None:
-    """Configuration for an Asterisk of its own (Docker): the committed asterisk.conf layout, prompts in
-    ``sounds`` (which that Asterisk must see as ``settings.asterisk_sounds_dir``)."""
-    etc.mkdir(parents=True, exist_ok=True)
-    write_config(
-        settings,
-        etc,
-        asterisk_conf=(CONF_DIR / "asterisk.conf").read_text(),
-        moh_dir=f"{settings.asterisk_sounds_dir}/hold",
-    )
-    install_sounds(prompts_dir, sounds)
-
-
-def _ensure_hold_music(folder: Path) -> None:
-    target = folder / "hold-01.wav"
-    if target.exists():
-        return
-    sox = shutil.which("sox")
-    if sox is None:
-        log.warning("sox is missing: no hold music generated in %s", folder)
-        return
-    # A calm, quiet chord sequence: 8 kHz 16-bit mono, what Asterisk plays without transcoding.
-    subprocess.run(
-        [
-            sox,
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-b",
-            "16",
-            "-e",
-            "signed",
-            str(target),
-            "synth",
-            "4",
-            "sine",
-            "392",
-            "sine",
-            "494",
-            "sine",
-            "587",
-            "remix",
-            "-",
-            "gain",
-            "-18",
-            "fade",
-            "0.5",
-            "4",
-            "0.5",
-            "repeat",
-            "7",
-        ],
-        check=True,
-    )
 
 
 class AsteriskProcess:

@@ -12,23 +12,22 @@ import gc
 import logging
 import resource
 import signal
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ami_listener import CallEventListener
+from devtools.sandbox import AsteriskProcess, ensure_root, prepare_instance
 from hotline.ami import AmiClient
-from hotline.asterisk import AsteriskProcess, ensure_root, prepare_instance
-from hotline.call_events import CallEventListener
 from hotline.call_recorder import CallRecorder
-from hotline.clock import utc_now
+from hotline.clock import Clock, utc_now
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
 from hotline.live import LiveState
-from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets
+from hotline.queues import Queues
+from hotline.settings import Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
@@ -45,8 +44,6 @@ LISTENER_FILTERS = (
     "!Event: RTCP*",
 )
 
-PROMPTS_SOURCE = PROJECT_ROOT / "recordings" / "prompts.yaml"
-
 
 def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
@@ -59,9 +56,9 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 def build_prompts(settings: Settings) -> Path:
     """Generate (incrementally) the prompts Asterisk plays; returns the folder holding ``<lang>/<id>.wav``."""
-    from ivr.prompts import build_prompts as build
+    from ivr.prompts.build import build_prompts as build
 
-    build(PROMPTS_SOURCE, settings.prompts_dir)
+    build(settings.prompts_file, settings.prompts_dir)
     return settings.prompts_dir
 
 
@@ -92,13 +89,14 @@ class Hotline:
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock = utc_now
     _console: Any = None
     _stack: list[Any] = field(default_factory=list)
 
     async def start(self) -> None:
         self.settings = ensure_secrets(self.settings)
         settings = self.settings
+        queues = Queues.load(settings.queues_file)
         url = settings.effective_database_url
         await upgrade_async(url)
         self.engine = create_engine(url)
@@ -107,7 +105,7 @@ class Hotline:
 
         if self.manage_asterisk:
             await asyncio.to_thread(ensure_root, settings)
-            paths = await asyncio.to_thread(prepare_instance, settings, prompts)
+            paths = await asyncio.to_thread(prepare_instance, settings, queues, prompts)
             self.asterisk = AsteriskProcess(settings, paths)
             await self.asterisk.start()
             sounds_dir = paths.seen_by_asterisk("sounds")
@@ -116,12 +114,14 @@ class Hotline:
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
-        self.services = load_ivr_services(settings, sessions, self.recorder, sounds_dir, now=self.clock)
-        await self.start_agi()
-
         self.live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
         await self.live.ping()
         self.live.start()
+        self.services = load_ivr_services(
+            settings, sessions, self.recorder, sounds_dir, queues=queues, now=self.clock, live=self.live
+        )
+        await self.start_agi()
+
         self.listener_ami = AmiClient(settings, event_filters=LISTENER_FILTERS)
         self.listener = CallEventListener(self.listener_ami, self.recorder, settings, self.live)
         await self.listener.start()
@@ -170,9 +170,9 @@ class Hotline:
             await self.ami.close()
         if self.listener_ami is not None:
             await self.listener_ami.close()
-        if self.live is not None:
-            await self.live.close()
         await self.stop_agi()
+        if self.live is not None:
+            await self.live.close()  # after the IVR: what it reported is published
         if self.recorder is not None:
             await self.recorder.close()  # after both of its writers: what they reported is written
         if self.asterisk is not None:

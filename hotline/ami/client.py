@@ -1,6 +1,6 @@
-"""AMI: one panoramisk connection with reconnect and a watchdog ping, delivering typed events in order.
+"""The AMI client: one panoramisk connection with reconnect and a watchdog ping, typed events in order.
 
-Every AMI frame becomes a frozen dataclass (:func:`parse_event`) before any service sees it; frames we do not
+Every AMI frame becomes a typed event (:mod:`hotline.ami.events`) before any service sees it; frames we do not
 model, and broken frames, are dropped with a log line. Subscribers each get their own queue, fed in arrival
 order by one callback, so no consumer can reorder or lose another's events.
 """
@@ -11,12 +11,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from panoramisk import Manager
 from panoramisk.ami_protocol import AMIProtocol
 
+from hotline.ami.actions import AmiAction, AmiResponse, Filter, Ping
+from hotline.ami.events import AmiEvent, parse_event
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,178 +25,6 @@ log = logging.getLogger(__name__)
 
 class AmiError(RuntimeError):
     """An AMI action failed or AMI could not be reached."""
-
-
-@dataclass(frozen=True)
-class AmiEvent:
-    """Any event we model; ``fields`` keeps every header as Asterisk sent it."""
-
-    name: str
-    uniqueid: str
-    channel: str
-    fields: Mapping[str, str] = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Newchannel(AmiEvent):
-    linkedid: str
-    context: str
-    extension: str
-    caller_id_num: str
-
-
-@dataclass(frozen=True)
-class Newexten(AmiEvent):
-    linkedid: str
-    context: str
-    extension: str
-    priority: int
-    application: str
-    app_data: str
-    caller_id_num: str
-
-
-@dataclass(frozen=True)
-class Newstate(AmiEvent):
-    state: int
-    state_desc: str
-
-
-@dataclass(frozen=True)
-class Hangup(AmiEvent):
-    linkedid: str
-    context: str
-    cause: int | None
-    cause_txt: str
-
-
-@dataclass(frozen=True)
-class QueueCallerJoin(AmiEvent):
-    queue: str
-    position: int
-
-
-@dataclass(frozen=True)
-class QueueCallerLeave(AmiEvent):
-    queue: str
-
-
-@dataclass(frozen=True)
-class UserEvent(AmiEvent):
-    """``UserEvent(Name)`` of the dialplan, with the channel it was raised on."""
-
-    user_event: str
-    linkedid: str = ""
-    context: str = ""
-    extension: str = ""
-    caller_id_num: str = ""
-
-
-@dataclass(frozen=True)
-class AgiExec(AmiEvent):
-    """``AGIExecStart``/``AGIExecEnd``: a command of an AGI session, as Asterisk runs it."""
-
-    phase: str  # "start" | "end"
-    command: str
-    command_id: str
-    result_code: int | None
-    result: str
-
-
-@dataclass(frozen=True)
-class FullyBooted(AmiEvent):
-    pass
-
-
-# Events passed on without fields of their own.
-PLAIN_EVENTS = frozenset(
-    {"MixMonitorStart", "MixMonitorStop", "DialBegin", "DialEnd", "BridgeEnter", "BridgeLeave"}
-)
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
-def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
-    """Turn one AMI event frame into a typed event; None for events we do not model or broken frames."""
-    headers = {str(k).lower(): str(v) for k, v in frame.items()}
-    name = headers.get("event", "")
-    base: dict[str, Any] = {
-        "name": name,
-        "uniqueid": headers.get("uniqueid", ""),
-        "channel": headers.get("channel", ""),
-        "fields": dict(frame),
-    }
-    if name == "FullyBooted":
-        return FullyBooted(**base)
-    if not base["uniqueid"]:
-        return None
-    if name == "Newchannel":
-        return Newchannel(
-            **base,
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            extension=headers.get("exten", ""),
-            caller_id_num=headers.get("calleridnum", ""),
-        )
-    if name == "Newexten":
-        priority = _int(headers.get("priority"))
-        if priority is None:
-            return None
-        return Newexten(
-            **base,
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            extension=headers.get("extension", headers.get("exten", "")),
-            priority=priority,
-            application=headers.get("application", ""),
-            app_data=headers.get("appdata", ""),
-            caller_id_num=headers.get("calleridnum", ""),
-        )
-    if name == "Newstate":
-        state = _int(headers.get("channelstate"))
-        if state is None:
-            return None
-        return Newstate(**base, state=state, state_desc=headers.get("channelstatedesc", ""))
-    if name == "Hangup":
-        return Hangup(
-            **base,
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            cause=_int(headers.get("cause")),
-            cause_txt=headers.get("cause-txt", ""),
-        )
-    if name == "QueueCallerJoin":
-        return QueueCallerJoin(
-            **base, queue=headers.get("queue", ""), position=_int(headers.get("position")) or 0
-        )
-    if name == "QueueCallerLeave":
-        return QueueCallerLeave(**base, queue=headers.get("queue", ""))
-    if name == "UserEvent":
-        return UserEvent(
-            **base,
-            user_event=headers.get("userevent", ""),
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            extension=headers.get("exten", ""),
-            caller_id_num=headers.get("calleridnum", ""),
-        )
-    if name in PLAIN_EVENTS:
-        return AmiEvent(**base)
-    if name in ("AGIExecStart", "AGIExecEnd"):
-        return AgiExec(
-            **base,
-            phase="start" if name.endswith("Start") else "end",
-            command=headers.get("command", ""),
-            command_id=headers.get("commandid", ""),
-            result_code=_int(headers.get("resultcode")),
-            result=headers.get("result", ""),
-        )
-    return None
 
 
 class _Protocol(AMIProtocol):
@@ -284,14 +113,14 @@ class AmiClient:
 
     async def _add_filters(self) -> None:
         for expression in self.event_filters:
-            future = self._manager.send_action({"Action": "Filter", "Operation": "Add", "Filter": expression})
+            future = self._manager.send_action(Filter(expression).headers())
             try:
-                response = await asyncio.wait_for(future, self.action_timeout)
+                response = AmiResponse.from_frames(await asyncio.wait_for(future, self.action_timeout))
             except TimeoutError:
                 log.warning("AMI filter %r unanswered", expression)
                 continue
-            if str(response.get("Response", "")).lower() != "success":
-                log.warning("AMI filter %r refused: %s", expression, response.get("Message", ""))
+            if not response.success:
+                log.warning("AMI filter %r refused: %s", expression, response.message)
         self._logged_in.set()
 
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
@@ -307,7 +136,7 @@ class AmiClient:
             if not self._logged_in.is_set():
                 continue
             try:
-                await self.action({"Action": "Ping"}, timeout=interval)
+                await self.send(Ping(), timeout=interval)
             except (AmiError, TimeoutError):
                 log.warning("AMI ping unanswered; dropping the connection to reconnect")
                 protocol = self._manager.protocol
@@ -325,18 +154,18 @@ class AmiClient:
         self._logged_in.clear()
 
     # -- actions --------------------------------------------------------------------------------------------
-    async def action(self, action: Mapping[str, str], *, timeout: float | None = None) -> Any:
-        """Send one action; return panoramisk's response message. Raises AmiError on failure or timeout."""
+    async def send(self, action: AmiAction, *, timeout: float | None = None) -> AmiResponse:
+        """Send one action and return Asterisk's answer. Raises AmiError on an error answer or a timeout."""
         if not self._logged_in.is_set():
             raise AmiError("AMI is not connected")
-        future = self._manager.send_action(dict(action))
+        future = self._manager.send_action(action.headers())
         try:
-            response = await asyncio.wait_for(future, timeout or self.action_timeout)
+            frames = await asyncio.wait_for(future, timeout or self.action_timeout)
         except TimeoutError as exc:
-            raise AmiError(f"AMI action {action.get('Action')} timed out") from exc
-        first = response[0] if isinstance(response, list) else response
-        if str(first.get("Response", "")).lower() == "error":
-            raise AmiError(f"AMI action {action.get('Action')} failed: {first.get('Message', '')}")
+            raise AmiError(f"AMI action {action.action} timed out") from exc
+        response = AmiResponse.from_frames(frames)
+        if response.response.lower() == "error":
+            raise AmiError(f"AMI action {action.action} failed: {response.message}")
         return response
 
     # -- events ---------------------------------------------------------------------------------------------

@@ -1,12 +1,13 @@
-"""The IVR's prompts: texts by id and language in ``recordings/prompts.yaml``, WAVs for Asterisk.
+"""The IVR's prompts as WAVs for Asterisk, built from the catalogue (:mod:`ivr.prompts.catalog`).
 
-:class:`PromptCatalog` is the validated text file. :func:`build_prompts` turns it into one 8 kHz 16-bit mono
+:func:`build_prompts` turns the texts into one 8 kHz 16-bit mono
 WAV per prompt and language (``out_dir/<lang>/<id>.wav``, what Asterisk plays without transcoding) plus
 ``out_dir/manifest.json``. A studio recording at ``recordings/<lang>/<id>.wav`` beside the text file takes
 precedence over synthesis (``espeak-ng`` then ``sox``). Builds are reproducible and incremental: a prompt is
 rebuilt only when its text, its recording or the synthesizer changed.
 
-Run as ``python -m ivr.prompts [--out DIR]``; needs the Debian packages ``espeak-ng`` and ``sox``.
+Run as ``hotline prompts`` or ``python -m ivr.prompts [--out DIR]``; needs the Debian packages ``espeak-ng``
+and ``sox``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -29,13 +29,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-import yaml
+from hotline.settings import Settings
+from ivr.prompts.catalog import PromptCatalog, PromptError, text_sha256
 
 log = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SOURCE = PROJECT_ROOT / "recordings" / "prompts.yaml"
-DEFAULT_OUT_DIR = PROJECT_ROOT / "var" / "prompts"
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
@@ -49,139 +47,9 @@ ESPEAK_SPEED = 150  # words per minute; espeak's 175 is fast for a phone line
 # What changes every synthesized file when it changes: part of the manifest, a change rebuilds everything.
 SYNTHESIZER = f"espeak-ng -s {ESPEAK_SPEED} | sox -R -r {SAMPLE_RATE} -c {CHANNELS} -b 16 -e signed"
 
-PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
-
 Source = Literal["recorded", "synthesized"]
 # (text, language, output WAV path): writes an 8 kHz 16-bit mono WAV there.
 Synthesizer = Callable[[str, str, Path], None]
-
-
-class PromptError(Exception):
-    """The prompt file is malformed, or a prompt cannot be built."""
-
-
-# --- YAML shared by the IVR's data files --------------------------------------------------------------------
-
-
-class DuplicateKeyError(ValueError):
-    """A YAML mapping defines the same key twice (PyYAML would silently keep the last one)."""
-
-    def __init__(self, file: Path, path: tuple[str, ...], key: str, line: int) -> None:
-        self.file = file
-        self.path = path
-        self.key = key
-        self.line = line
-        where = ".".join(path) or "the top level"
-        super().__init__(f"{file}: line {line}: key {key!r} appears twice in {where}")
-
-
-def load_yaml(path: Path) -> Any:
-    """Parse a YAML data file safely, refusing duplicate mapping keys.
-
-    Raises :class:`DuplicateKeyError` (naming the keys leading to the mapping) or :class:`yaml.YAMLError`.
-    """
-    text = path.read_text(encoding="utf-8")
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        _check_duplicate_keys(path, root, ())
-    return yaml.safe_load(text)
-
-
-def _check_duplicate_keys(file: Path, node: yaml.Node, path: tuple[str, ...]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "?"
-            if key in seen:
-                raise DuplicateKeyError(file, path, key, key_node.start_mark.line + 1)
-            seen.add(key)
-            _check_duplicate_keys(file, value_node, (*path, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            _check_duplicate_keys(file, item, (*path, str(index)))
-
-
-# --- The catalog of texts -----------------------------------------------------------------------------------
-
-
-def normalize_text(text: str) -> str:
-    """The text as it is spoken and hashed: whitespace collapsed (YAML folding leaves no trace)."""
-    return " ".join(text.split())
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class PromptCatalog:
-    """Every text the IVR says: ``text(prompt_id, language)``. Built by :meth:`load` or :meth:`from_data`."""
-
-    languages: tuple[str, ...]
-    texts: Mapping[str, Mapping[str, str]]
-
-    @property
-    def ids(self) -> tuple[str, ...]:
-        return tuple(self.texts)
-
-    def __contains__(self, prompt_id: object) -> bool:
-        return prompt_id in self.texts
-
-    def text(self, prompt_id: str, language: str) -> str:
-        try:
-            by_language = self.texts[prompt_id]
-        except KeyError:
-            raise KeyError(f"unknown prompt {prompt_id!r}") from None
-        try:
-            return by_language[language]
-        except KeyError:
-            raise KeyError(f"prompt {prompt_id!r} has no {language!r} text") from None
-
-    @classmethod
-    def load(cls, path: Path) -> PromptCatalog:
-        try:
-            data = load_yaml(path)
-        except (OSError, DuplicateKeyError) as exc:
-            raise PromptError(str(exc)) from exc
-        except yaml.YAMLError as exc:
-            raise PromptError(f"{path}: not valid YAML: {exc}") from exc
-        return cls.from_data(data, origin=str(path))
-
-    @classmethod
-    def from_data(cls, data: Any, *, origin: str = "prompts") -> PromptCatalog:
-        """Validate parsed YAML: every prompt has a non-empty text in every language, and nothing else."""
-        if not isinstance(data, dict) or set(data) != {"languages", "prompts"}:
-            raise PromptError(f"{origin}: expected a mapping with exactly 'languages' and 'prompts'")
-        languages = data["languages"]
-        if (
-            not isinstance(languages, list)
-            or not languages
-            or not all(isinstance(lang, str) and re.fullmatch(r"[a-z]{2,3}", lang) for lang in languages)
-            or len(set(languages)) != len(languages)
-        ):
-            raise PromptError(f"{origin}: 'languages' must be a non-empty list of distinct language codes")
-        prompts = data["prompts"]
-        if not isinstance(prompts, dict) or not prompts:
-            raise PromptError(f"{origin}: 'prompts' must be a non-empty mapping of prompt ids")
-        texts: dict[str, Mapping[str, str]] = {}
-        for prompt_id, by_language in prompts.items():
-            if not isinstance(prompt_id, str) or not PROMPT_ID.fullmatch(prompt_id):
-                raise PromptError(
-                    f"{origin}: prompt id {prompt_id!r} must be lower case letters, digits and underscores"
-                )
-            if not isinstance(by_language, dict):
-                raise PromptError(f"{origin}: prompt {prompt_id!r} must map each language to its text")
-            unknown = sorted(str(lang) for lang in by_language if lang not in languages)
-            if unknown:
-                raise PromptError(f"{origin}: prompt {prompt_id!r} has unknown language(s) {unknown}")
-            checked: dict[str, str] = {}
-            for lang in languages:
-                text = by_language.get(lang)
-                if not isinstance(text, str) or not normalize_text(text):
-                    raise PromptError(f"{origin}: prompt {prompt_id!r} has no {lang!r} text")
-                checked[lang] = normalize_text(text)
-            texts[prompt_id] = MappingProxyType(checked)
-        return cls(languages=tuple(languages), texts=MappingProxyType(texts))
 
 
 # --- The manifest -------------------------------------------------------------------------------------------
@@ -472,8 +340,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m ivr.prompts", description="Build the 19524 IVR prompts as 8 kHz WAVs for Asterisk."
     )
-    parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="prompt texts (prompts.yaml)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT_DIR, help="output folder (var/prompts)")
+    defaults = Settings()
+    parser.add_argument(
+        "--source", type=Path, default=defaults.prompts_file, help="prompt texts (prompts.yaml)"
+    )
+    parser.add_argument("--out", type=Path, default=defaults.prompts_dir, help="output folder (var/prompts)")
     parser.add_argument("--jobs", type=int, default=None, help="parallel workers (default: one per CPU)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

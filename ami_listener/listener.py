@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
 
 from hotline.ami import AmiClient, AmiEvent, Hangup, Newstate, QueueCallerJoin, UserEvent
 from hotline.call_recorder import CallRecorder
 from hotline.calls import NewCall
 from hotline.live import LiveState
+from hotline.outcomes import CallOutcome
 from hotline.phone import normalise_caller
 from hotline.settings import Settings
 
@@ -46,6 +49,16 @@ class CallEventListener:
         self._remember = remember
         self._queue = ami.subscribe()
         self._task: asyncio.Task[None] | None = None
+        # The dialplan's UserEvent(Name) by name, and the other events by type: one handler each.
+        self._user_events: dict[str, Callable[[UserEvent], None]] = {
+            "HotlineCallEntered": self._on_call_entered,
+            "HotlineFallback": self._on_fallback,
+        }
+        self._handlers: tuple[tuple[type[Any], Callable[[Any], None]], ...] = (
+            (Newstate, self._on_newstate),
+            (QueueCallerJoin, self._on_queue_join),
+            (Hangup, self._on_hangup),
+        )
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="call-event-listener")
@@ -69,41 +82,53 @@ class CallEventListener:
                 log.exception("[%s] could not apply AMI event %s", event.uniqueid, event.name)
 
     def apply(self, event: AmiEvent) -> None:
-        if (
-            isinstance(event, UserEvent)
-            and event.user_event == "HotlineCallEntered"
-            and event.context == HOTLINE_CONTEXT
-        ):
-            self._call_entered(event)
+        """Apply one event: the handler of its kind, for a call of the hotline (or one entering it)."""
+        if isinstance(event, UserEvent):
+            handler = self._user_events.get(event.user_event)
+            if handler is not None:
+                handler(event)
             return
         if event.uniqueid not in self._calls:
             return
-        if isinstance(event, Newstate) and event.state == STATE_UP:
+        for kind, handle in self._handlers:
+            if isinstance(event, kind):
+                handle(event)
+                return
+
+    # -- handlers, one per kind of event
+
+    def _on_newstate(self, event: Newstate) -> None:
+        if event.state == STATE_UP:
             self.recorder.answered(event.uniqueid)
             self._live("answered", event.uniqueid)
-        elif isinstance(event, QueueCallerJoin):
-            log.info("[%s] joined queue %s at position %d", event.uniqueid, event.queue, event.position)
-            self.recorder.queued(event.uniqueid, event.queue)
-            self._live("queued", event.uniqueid, queue=event.queue, position=event.position)
-        elif isinstance(event, UserEvent) and event.user_event == "HotlineFallback":
-            log.warning(
-                "[%s] dialplan fallback to the default queue (%s)",
-                event.uniqueid,
-                event.fields.get("Reason", ""),
-            )
-            self.recorder.outcome(event.uniqueid, "fallback_queue")
-            self._live("fallback", event.uniqueid)
-        elif isinstance(event, Hangup):
-            self._calls.pop(event.uniqueid, None)
-            self.recorder.ended(event.uniqueid, event.cause)
-            self._live("ended", event.uniqueid, cause=event.cause)
-            log.info("[%s] call ended (cause %s %s)", event.uniqueid, event.cause, event.cause_txt)
+
+    def _on_queue_join(self, event: QueueCallerJoin) -> None:
+        log.info("[%s] joined queue %s at position %d", event.uniqueid, event.queue, event.position)
+        self.recorder.queued(event.uniqueid, event.queue)
+        self._live("queued", event.uniqueid, queue=event.queue, position=event.position)
+
+    def _on_hangup(self, event: Hangup) -> None:
+        self._calls.pop(event.uniqueid, None)
+        self.recorder.ended(event.uniqueid, event.cause)
+        self._live("ended", event.uniqueid, cause=event.cause)
+        log.info("[%s] call ended (cause %s %s)", event.uniqueid, event.cause, event.cause_txt)
+
+    def _on_fallback(self, event: UserEvent) -> None:
+        if event.uniqueid not in self._calls:
+            return
+        log.warning(
+            "[%s] dialplan fallback to the default queue (%s)", event.uniqueid, event.fields.get("Reason", "")
+        )
+        self.recorder.outcome(event.uniqueid, CallOutcome.FALLBACK_QUEUE)
+        self._live("fallback", event.uniqueid)
 
     def _live(self, kind: str, uniqueid: str, **fields: object) -> None:
         if self.live is not None:
             self.live.call_changed(kind, uniqueid, **fields)
 
-    def _call_entered(self, event: UserEvent) -> None:
+    def _on_call_entered(self, event: UserEvent) -> None:
+        if event.context != HOTLINE_CONTEXT:
+            return
         self._calls[event.uniqueid] = None
         while len(self._calls) > self._remember:
             self._calls.popitem(last=False)

@@ -20,7 +20,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hotline.ami import AgiExec, AmiClient, AmiError, AmiEvent, Hangup, Newchannel, QueueCallerJoin, UserEvent
+from hotline.ami import (
+    AgiExec,
+    AmiClient,
+    AmiError,
+    AmiEvent,
+    Hangup,
+    Newchannel,
+    QueueCallerJoin,
+    UserEvent,
+    actions,
+)
 
 log = logging.getLogger(__name__)
 
@@ -196,19 +206,17 @@ async def place_test_call(
         return await asyncio.wait_for(events.get(), remaining)
 
     try:
-        await ami.action(
-            {
-                "Action": "Originate",
-                "Channel": f"PJSIP/{number}@{TRUNK}",
-                "Context": CALLING_CONTEXT,
-                "Exten": "s",
-                "Priority": "1",
-                "CallerID": f'"Test" <{caller}>',
-                "ChannelId": calling_id,
-                "Timeout": str(int(min(timeout, 30) * 1000)),
-                "Async": "true",
-                "Variable": f"HOTLINE_TESTCALL_ID={token}",
-            },
+        await ami.send(
+            actions.Originate(
+                channel=f"PJSIP/{number}@{TRUNK}",
+                context=CALLING_CONTEXT,
+                exten="s",
+                priority=1,
+                caller_id=f'"Test" <{caller}>',
+                channel_id=calling_id,
+                timeout_ms=int(min(timeout, 30) * 1000),
+                variables={"HOTLINE_TESTCALL_ID": token},
+            ),
             # panoramisk waits for the OriginateResponse, which comes when the hotline answers.
             timeout=min(timeout, 30) + 5,
         )
@@ -288,14 +296,12 @@ async def _send_digit(ami: AmiClient, channel: str | None, digit: str) -> None:
     if channel is None:
         raise TestCallError("the calling leg is unknown; cannot send DTMF")
     # "Async: false" spares panoramisk a KeyError on the "DTMF successfully queued" reply.
-    await ami.action(
-        {"Action": "PlayDTMF", "Channel": channel, "Digit": digit, "Duration": "250", "Async": "false"}
-    )
+    await ami.send(actions.PlayDtmf(channel=channel, digit=digit))
 
 
 async def _hang_up(ami: AmiClient, channel: str) -> None:
     with contextlib.suppress(AmiError):
-        await ami.action({"Action": "Hangup", "Channel": channel})
+        await ami.send(actions.Hangup(channel=channel))
 
 
 async def _await_end(

@@ -12,7 +12,7 @@ from hotline.settings import Settings, ensure_secrets, load_settings
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.runner import configure_logging, run_forever
+    from launcher.runner import configure_logging, run_forever
 
     configure_logging()
     asyncio.run(run_forever(settings, manage_asterisk=not args.external_asterisk))
@@ -20,19 +20,21 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.asterisk import write_production_config
-    from hotline.runner import build_prompts
+    from hotline.asterisk_config import write_production_config
+    from hotline.queues import Queues
+    from launcher.runner import build_prompts
 
     settings = ensure_secrets(settings)
-    write_production_config(settings, Path(args.etc), Path(args.sounds), build_prompts(settings))
+    queues = Queues.load(settings.queues_file)
+    write_production_config(settings, queues, Path(args.etc), Path(args.sounds), build_prompts(settings))
     print(f"Asterisk configuration in {args.etc}, prompts in {args.sounds}")
     return 0
 
 
 def _call(settings: Settings, args: argparse.Namespace) -> int:
+    from devtools.sandbox import instance_paths
+    from devtools.testcall import TestCallError, place_test_call
     from hotline.ami import AmiClient, AmiError
-    from hotline.asterisk import instance_paths
-    from hotline.testcall import TestCallError, place_test_call
 
     logging.basicConfig(level=logging.WARNING)
     settings = ensure_secrets(settings)
@@ -73,7 +75,7 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _prompts(settings: Settings, _args: argparse.Namespace) -> int:
-    from hotline.runner import build_prompts
+    from launcher.runner import build_prompts
 
     out = build_prompts(settings)
     print(f"prompts ready in {out}")

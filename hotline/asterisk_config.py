@@ -1,0 +1,163 @@
+"""Asterisk's configuration for the hotline: the committed ``asterisk_conf/`` and ``dialplans/``, and the
+include files generated from the settings and the queues data (ports, the AMI secret, the FastAGI address,
+the queues and their dialplan extensions).
+
+Both the development sandbox (:mod:`devtools.sandbox`) and an Asterisk of its own in production
+(``hotline asterisk-config``) are configured here, from the same files.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+from hotline.queues import Queues
+from hotline.settings import PROJECT_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+CONF_DIR = PROJECT_ROOT / "asterisk_conf"
+DIALPLAN_DIR = PROJECT_ROOT / "dialplans"
+
+
+class AsteriskError(RuntimeError):
+    """Asterisk could not be prepared, started or reached."""
+
+
+def render_queues(queues: Queues) -> str:
+    """``queues.conf``'s queues: one section per queue, on the committed ``[topic-queue]`` template."""
+    # Names are checked when the file loads; a description is flattened to one comment line.
+    return "".join(
+        f"\n; {' '.join(queue.description.split())}\n[{queue.name}](topic-queue)\n" for queue in queues
+    )
+
+
+def render_queue_extensions(queues: Queues) -> str:
+    """The dialplan's ``[hotline-queues]``: one extension per queue. The IVR names a queue; the dialplan
+    checks the name exists here before queueing, so a wrong name cannot reach ``Queue()``."""
+    lines = ["[hotline-queues]"]
+    for queue in queues:
+        lines += [f"exten => {queue.name},1,Queue({queue.name})", " same => n,Hangup()"]
+    return "\n".join(lines) + "\n"
+
+
+def generated_includes(settings: Settings, queues: Queues, *, moh_dir: str) -> dict[str, str]:
+    """The per-instance include files that the committed configuration names."""
+    extra = [name.strip() for name in settings.extra_dialplans.split(",") if name.strip()]
+    return {
+        "hotline_globals.conf": (
+            f"HOTLINE_FASTAGI={settings.fastagi_address}\nHOTLINE_DEFAULT_QUEUE={queues.default}\n"
+        ),
+        "queues_hotline.conf": render_queues(queues),
+        "extensions_queues.conf": render_queue_extensions(queues),
+        "manager_instance.conf": f"port = {settings.ami_port}\nbindaddr = {settings.ami_host}\n",
+        "manager_users.conf": f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n",
+        "pjsip_instance.conf": (
+            "[transport-udp]\ntype = transport\nprotocol = udp\n"
+            f"bind = {settings.sip_host}:{settings.sip_port}\n\n"
+            f"[loopback]\ntype = aor\ncontact = sip:{settings.sip_host}:{settings.sip_port}\n"
+        ),
+        "rtp_instance.conf": f"rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
+        "moh_instance.conf": f"directory = {moh_dir}\n",
+        "extensions_extra.conf": "".join(f'#include "dialplans/{name}"\n' for name in extra),
+    }
+
+
+def write_config(settings: Settings, queues: Queues, etc: Path, *, asterisk_conf: str, moh_dir: str) -> None:
+    """Write Asterisk's configuration: ``asterisk_conf/``, ``dialplans/`` and the generated includes."""
+    if not settings.ami_secret:
+        raise AsteriskError("no AMI secret: call hotline.settings.ensure_secrets first")
+    if etc.exists():
+        for item in etc.iterdir():
+            if item.is_dir():
+                shutil.rmtree(item)
+            else:
+                item.unlink()
+    _copy_tree(CONF_DIR, etc, ["*.conf"])
+    _copy_tree(DIALPLAN_DIR, etc / "dialplans", ["*.conf"])
+    (etc / "asterisk.conf").write_text(asterisk_conf)
+    for name, content in generated_includes(settings, queues, moh_dir=moh_dir).items():
+        (etc / name).write_text(content)
+    (etc / "manager_users.conf").chmod(0o600)
+
+
+def install_sounds(prompts_dir: Path | None, sounds: Path) -> None:
+    """Copy the prompts (``<lang>/<id>.wav``) where Asterisk reads them, with the hold music beside them."""
+    if prompts_dir is not None and prompts_dir.is_dir():
+        for lang_dir in prompts_dir.iterdir():
+            if lang_dir.is_dir():
+                _copy_tree(lang_dir, sounds / lang_dir.name, ["*.wav"])
+    (sounds / "hold").mkdir(parents=True, exist_ok=True)
+    _ensure_hold_music(sounds / "hold")
+
+
+def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for pattern in patterns:
+        for item in source.glob(pattern):
+            if item.is_file():
+                shutil.copy2(item, target / item.name)
+
+
+def write_production_config(
+    settings: Settings, queues: Queues, etc: Path, sounds: Path, prompts_dir: Path | None
+) -> None:
+    """Configuration for an Asterisk of its own (Docker): the committed asterisk.conf layout, prompts in
+    ``sounds`` (which that Asterisk must see as ``settings.asterisk_sounds_dir``)."""
+    etc.mkdir(parents=True, exist_ok=True)
+    write_config(
+        settings,
+        queues,
+        etc,
+        asterisk_conf=(CONF_DIR / "asterisk.conf").read_text(),
+        moh_dir=f"{settings.asterisk_sounds_dir}/hold",
+    )
+    install_sounds(prompts_dir, sounds)
+
+
+def _ensure_hold_music(folder: Path) -> None:
+    target = folder / "hold-01.wav"
+    if target.exists():
+        return
+    sox = shutil.which("sox")
+    if sox is None:
+        log.warning("sox is missing: no hold music generated in %s", folder)
+        return
+    # A calm, quiet chord sequence: 8 kHz 16-bit mono, what Asterisk plays without transcoding.
+    subprocess.run(
+        [
+            sox,
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            "-e",
+            "signed",
+            str(target),
+            "synth",
+            "4",
+            "sine",
+            "392",
+            "sine",
+            "494",
+            "sine",
+            "587",
+            "remix",
+            "-",
+            "gain",
+            "-18",
+            "fade",
+            "0.5",
+            "4",
+            "0.5",
+            "repeat",
+            "7",
+        ],
+        check=True,
+    )

@@ -1,0 +1,167 @@
+"""Talking with a caller: play prompts, read keys, ask a question with retries.
+
+A :class:`Dialog` is what every conversation of the IVR is built on (the menu, the call-back request, later a
+survey or a spoken question). Keys can be typed during any prompt: a key pressed while something that asks
+nothing is playing is kept and answers the next question.
+
+The channel is the FastAGI channel of :mod:`ivr.fastagi`; only the part described by :class:`CallChannel` is
+used, so tests drive a dialog with a scripted fake caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+# Keys that interrupt a prompt: every key, so that type-ahead works and `*`/`#` are seen.
+ALL_KEYS = "0123456789*#"
+REPEAT_KEY = "*"
+BACK_KEY = "#"
+
+
+# --- What a dialog needs from the outside -------------------------------------------------------------------
+
+
+class CallerEnvironment(Protocol):
+    """The part of the AGI environment (``agi_*`` headers) the IVR reads."""
+
+    @property
+    def uniqueid(self) -> str: ...
+    @property
+    def callerid(self) -> str: ...  # "unknown" when withheld
+    @property
+    def calleridname(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+
+
+class DigitEntry(Protocol):
+    """What ``get_data`` returns: the digits typed (without the ending ``#``), and whether it timed out."""
+
+    @property
+    def digits(self) -> str: ...
+    @property
+    def timed_out(self) -> bool: ...
+
+
+class CallChannel(Protocol):
+    """The part of ``ivr.fastagi.Channel`` the IVR uses. Every method raises
+    :class:`ivr.fastagi.CallerHungUp` once the caller has hung up."""
+
+    @property
+    def env(self) -> CallerEnvironment: ...
+    async def answer(self) -> None: ...
+    async def stream_file(self, filename: str, escape_digits: str = "") -> str | None: ...
+    async def get_data(self, filename: str, timeout_ms: int, max_digits: int) -> DigitEntry: ...
+    async def wait_for_digit(self, timeout_ms: int) -> str | None: ...
+    async def say_digits(self, digits: str, escape_digits: str = "") -> str | None: ...
+    async def get_variable(self, name: str) -> str | None: ...
+    async def set_variable(self, name: str, value: str) -> None: ...
+
+
+class StepJournal(Protocol):
+    async def step(self, node: str, key: str | None) -> None:
+        """A node entered (``key`` None) or what the caller did there: a key, "timeout", "invalid:7"."""
+
+
+# --- What is played -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prompt:
+    prompt_id: str
+    language: str
+
+
+@dataclass(frozen=True)
+class Digits:
+    """Digits read out one by one (a phone number read back)."""
+
+    digits: str
+
+
+Item = Prompt | Digits
+
+
+@dataclass(frozen=True)
+class Question:
+    """How a question with a fixed set of answers is asked: how long to wait, how often, what to say."""
+
+    timeout_ms: int
+    max_tries: int
+    no_input: str  # prompt id: nothing was pressed
+    invalid_key: str  # prompt id: a key that is not an answer
+
+
+class GaveUp(Exception):
+    """The caller failed a question ``max_tries`` times; the message names the question."""
+
+
+class Dialog:
+    """Prompts and keys on one call, in the caller's current ``language``."""
+
+    def __init__(self, channel: CallChannel, journal: StepJournal, *, sounds_dir: str, language: str) -> None:
+        self.channel = channel
+        self.journal = journal
+        self.sounds_dir = sounds_dir.rstrip("/")
+        self.language = language
+        self.pending: str | None = None  # a key typed ahead during a prompt that asked nothing
+
+    def file(self, item: Prompt) -> str:
+        """The prompt's file as Asterisk finds it: ``{sounds_dir}/{language}/{prompt_id}``."""
+        return f"{self.sounds_dir}/{item.language}/{item.prompt_id}"
+
+    def prompts(self, prompt_ids: Sequence[str], language: str | None = None) -> list[Item]:
+        return [Prompt(p, language or self.language) for p in prompt_ids]
+
+    def forget_typed_ahead(self) -> None:
+        """Drop a key typed ahead: what comes next must not be answered by it."""
+        self.pending = None
+
+    async def play(self, items: Sequence[Item], *, interruptible: bool) -> str | None:
+        """Play items in order; with ``interruptible``, stop at the first key pressed and return it."""
+        escape = ALL_KEYS if interruptible else ""
+        for item in items:
+            if isinstance(item, Prompt):
+                key = await self.channel.stream_file(self.file(item), escape_digits=escape)
+            else:
+                key = await self.channel.say_digits(item.digits, escape_digits=escape)
+            if key and interruptible:
+                return key
+        return None
+
+    async def ask(self, items: Sequence[Item], timeout_ms: int) -> str | None:
+        """Play a question and wait for one key (None: timeout). A key typed ahead answers it at once."""
+        if self.pending is not None:
+            typed_ahead, self.pending = self.pending, None
+            return typed_ahead
+        key = await self.play(items, interruptible=True)
+        if key is None:
+            key = await self.channel.wait_for_digit(timeout_ms)
+        return key or None
+
+    async def tell(self, items: Sequence[Item]) -> None:
+        """Play something that asks nothing; a key pressed meanwhile is kept for the next question."""
+        if self.pending is None:
+            self.pending = await self.play(items, interruptible=True)
+
+    async def choose(
+        self, step: str, items: Sequence[Item], keys: str, question: Question, *, back: bool = False
+    ) -> str:
+        """A question answered by one of ``keys`` (or ``#`` when ``back``); ``*`` repeats it. Each answer is
+        a step of the journal; after ``question.max_tries`` failures raises :class:`GaveUp`."""
+        failures = 0
+        while True:
+            key = await self.ask(items, question.timeout_ms)
+            if key is not None and (key in keys or (back and key == BACK_KEY)):
+                await self.journal.step(step, key)
+                return key
+            if key == REPEAT_KEY:
+                await self.journal.step(step, key)
+                continue
+            await self.journal.step(step, "timeout" if key is None else f"invalid:{key}")
+            failures += 1
+            if failures >= question.max_tries:
+                raise GaveUp(step)
+            await self.tell(self.prompts([question.no_input if key is None else question.invalid_key]))

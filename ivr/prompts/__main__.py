@@ -1,0 +1,3 @@
+from ivr.prompts.build import main
+
+raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""The IVR's prompt texts: by id and language, from ``recordings/prompts.yaml`` (settings ``prompts_file``).
+
+:class:`PromptCatalog` is the validated file; the menu is checked against it at start, and
+:mod:`ivr.prompts.build` turns it into the WAVs Asterisk plays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from hotline.datafiles import DuplicateKeyError, load_yaml
+
+PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class PromptError(Exception):
+    """The prompt file is malformed, or a prompt cannot be built."""
+
+
+def normalize_text(text: str) -> str:
+    """The text as it is spoken and hashed: whitespace collapsed (YAML folding leaves no trace)."""
+    return " ".join(text.split())
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PromptCatalog:
+    """Every text the IVR says: ``text(prompt_id, language)``. Built by :meth:`load` or :meth:`from_data`."""
+
+    languages: tuple[str, ...]
+    texts: Mapping[str, Mapping[str, str]]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self.texts)
+
+    def __contains__(self, prompt_id: object) -> bool:
+        return prompt_id in self.texts
+
+    def text(self, prompt_id: str, language: str) -> str:
+        try:
+            by_language = self.texts[prompt_id]
+        except KeyError:
+            raise KeyError(f"unknown prompt {prompt_id!r}") from None
+        try:
+            return by_language[language]
+        except KeyError:
+            raise KeyError(f"prompt {prompt_id!r} has no {language!r} text") from None
+
+    @classmethod
+    def load(cls, path: Path) -> PromptCatalog:
+        try:
+            data = load_yaml(path)
+        except (OSError, DuplicateKeyError) as exc:
+            raise PromptError(str(exc)) from exc
+        except yaml.YAMLError as exc:
+            raise PromptError(f"{path}: not valid YAML: {exc}") from exc
+        return cls.from_data(data, origin=str(path))
+
+    @classmethod
+    def from_data(cls, data: Any, *, origin: str = "prompts") -> PromptCatalog:
+        """Validate parsed YAML: every prompt has a non-empty text in every language, and nothing else."""
+        if not isinstance(data, dict) or set(data) != {"languages", "prompts"}:
+            raise PromptError(f"{origin}: expected a mapping with exactly 'languages' and 'prompts'")
+        languages = data["languages"]
+        if (
+            not isinstance(languages, list)
+            or not languages
+            or not all(isinstance(lang, str) and re.fullmatch(r"[a-z]{2,3}", lang) for lang in languages)
+            or len(set(languages)) != len(languages)
+        ):
+            raise PromptError(f"{origin}: 'languages' must be a non-empty list of distinct language codes")
+        prompts = data["prompts"]
+        if not isinstance(prompts, dict) or not prompts:
+            raise PromptError(f"{origin}: 'prompts' must be a non-empty mapping of prompt ids")
+        texts: dict[str, Mapping[str, str]] = {}
+        for prompt_id, by_language in prompts.items():
+            if not isinstance(prompt_id, str) or not PROMPT_ID.fullmatch(prompt_id):
+                raise PromptError(
+                    f"{origin}: prompt id {prompt_id!r} must be lower case letters, digits and underscores"
+                )
+            if not isinstance(by_language, dict):
+                raise PromptError(f"{origin}: prompt {prompt_id!r} must map each language to its text")
+            unknown = sorted(str(lang) for lang in by_language if lang not in languages)
+            if unknown:
+                raise PromptError(f"{origin}: prompt {prompt_id!r} has unknown language(s) {unknown}")
+            checked: dict[str, str] = {}
+            for lang in languages:
+                text = by_language.get(lang)
+                if not isinstance(text, str) or not normalize_text(text):
+                    raise PromptError(f"{origin}: prompt {prompt_id!r} has no {lang!r} text")
+                checked[lang] = normalize_text(text)
+            texts[prompt_id] = MappingProxyType(checked)
+        return cls(languages=tuple(languages), texts=MappingProxyType(texts))

@@ -1,0 +1,1 @@
+"""The entry point on top of every service: the runner (``hotline up``) and the ``hotline`` command."""
