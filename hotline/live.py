@@ -91,7 +91,7 @@ class LiveState:
             self._healthy = False
             return
         finally:
-            await pipe.reset()
+            await pipe.reset()  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
         if not self._healthy:
             log.info("Redis answers again: live state is back")
             self._healthy = True

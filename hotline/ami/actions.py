@@ -8,9 +8,9 @@ here, before it reaches Asterisk.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 
 class UnsafeAmiValue(ValueError):
@@ -62,9 +62,9 @@ class AmiResponse:
         return self.response.lower() == "success"
 
     @classmethod
-    def from_frames(cls, frames: Any) -> AmiResponse:
+    def from_frames(cls, frames: Mapping[str, object] | Sequence[Mapping[str, object]]) -> AmiResponse:
         """From panoramisk's answer: one message, or a list (the response, then the events)."""
-        items = list(frames) if isinstance(frames, list) else [frames]
+        items = list(frames) if isinstance(frames, Sequence) else [frames]
         if not items:
             return cls("Error", "empty answer")
         first = {str(k): str(v) for k, v in dict(items[0]).items()}

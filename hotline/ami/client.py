@@ -10,10 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from panoramisk import Manager
+from panoramisk import Manager, Message
 from panoramisk.ami_protocol import AMIProtocol
 
 from hotline.ami.actions import AmiAction, AmiResponse, Filter, Ping
@@ -30,7 +29,7 @@ class AmiError(RuntimeError):
 class _Protocol(AMIProtocol):
     """panoramisk's protocol, made to survive a frame it chokes on: log it, keep the connection."""
 
-    def handle_message(self, message: Any) -> None:
+    def handle_message(self, message: Message) -> None:
         try:
             super().handle_message(message)
         except Exception:
@@ -42,7 +41,7 @@ class _Manager(Manager):
 
     closing = False
 
-    def connection_lost(self, exc: Any) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         if self.closing:
             self._connected = False
             return
@@ -123,7 +122,7 @@ class AmiClient:
                 log.warning("AMI filter %r refused: %s", expression, response.message)
         self._logged_in.set()
 
-    def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
+    def _on_disconnect(self, _manager: Manager, exc: Exception | None) -> None:
         if self._logged_in.is_set():
             log.warning("AMI connection lost (%s); reconnecting", exc)
         self._logged_in.clear()
@@ -140,8 +139,9 @@ class AmiClient:
             except (AmiError, TimeoutError):
                 log.warning("AMI ping unanswered; dropping the connection to reconnect")
                 protocol = self._manager.protocol
-                if protocol is not None and getattr(protocol, "transport", None) is not None:
-                    protocol.transport.close()
+                transport = protocol.transport if protocol is not None else None
+                if transport is not None:
+                    transport.close()
 
     async def close(self) -> None:
         self._manager.closing = True
@@ -178,7 +178,7 @@ class AmiClient:
         with contextlib.suppress(ValueError):
             self._subscribers.remove(queue)
 
-    def _on_frame(self, _manager: Manager, frame: Mapping[str, Any]) -> None:
+    def _on_frame(self, _manager: Manager, frame: Message) -> None:
         try:
             event = parse_event(frame)
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,6 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-def insert_for(dialect: str) -> Any:
+def insert_for(dialect: str) -> Callable[[Any], postgresql.Insert | sqlite.Insert]:
     """The dialect's own ``insert`` (the one with ``on_conflict_do_nothing``): PostgreSQL's or SQLite's."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert

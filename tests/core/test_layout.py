@@ -3,7 +3,7 @@
     launcher/              the entry point: wires and starts the services (runner, ``hotline`` command)
     devtools/              development tools: the Asterisk sandbox, the synthetic caller
     ivr/  agent_console/  ami_listener/      the services, side by side, none importing another
-    hotline/               the core: settings, clock, phone numbers, outcomes, queues, database, AMI, live state
+    hotline/               the core: settings, clock, phones, outcomes, queues, database, AMI, live state
 
 Every ``import`` and ``from … import`` of the project's own packages is read from the source (also those
 inside functions), so a lazy import cannot hide an upward arrow.

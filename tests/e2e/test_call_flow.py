@@ -136,9 +136,34 @@ async def test_live_state_follows_the_call_in_redis(hotline: Hotline) -> None:
         return kinds if kinds and kinds[-1] == "ended" else None
 
     kinds = await eventually(ended, what="the call's end in the live stream")
-    assert kinds == ["entered", "answered", "queued", "ended"]
+    # The IVR reports the caller's progress through the menu between the answer and the queue.
+    assert [kind for kind in kinds if kind != "menu"] == ["entered", "answered", "queued", "ended"]
+    assert kinds.index("queued") > max(i for i, kind in enumerate(kinds) if kind == "menu")
+    progress = [
+        e for _, e in await live.changes(position) if e["uniqueid"] == uniqueid and e["kind"] == "menu"
+    ]
+    assert [e["node"] for e in progress if "node" in e][:2] == ["welcome", "main"]
+    assert progress[-1]["language"] == "pl" and progress[-1]["topic"] == "general"
     _, calls = await live.snapshot()
     assert uniqueid not in calls
+
+
+async def test_callers_in_the_menu_are_in_the_live_snapshot(hotline: Hotline) -> None:
+    """A wallboard shows who is in the menu now, and where."""
+    assert hotline.ami is not None and hotline.live is not None
+    result = await place_test_call(
+        hotline.ami, "19524", ["2"], caller="+48600777999", hang_up=False, until="settled"
+    )
+    uniqueid = result.uniqueid or ""
+
+    async def in_main_menu() -> dict[str, object] | None:
+        _, calls = await hotline.live.snapshot()  # type: ignore[union-attr]
+        state = calls.get(uniqueid)
+        return state if state and state.get("node") == "main" else None
+
+    state = await eventually(in_main_menu, what="the caller in the main menu in the live snapshot")
+    assert state["state"] == "menu" and state["language"] == "uk"
+    await hotline.ami.send(actions.Hangup(channel=result.events[0].channel))
 
 
 async def test_the_listener_gets_no_events_it_does_not_use(hotline: Hotline) -> None:
