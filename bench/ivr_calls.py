@@ -54,6 +54,7 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from devtools.sandbox import instance_paths
+from devtools.testcall import originate_caller
 from hotline.ami import (
     AgiExec,
     AmiClient,
@@ -77,7 +78,6 @@ THIS_SCRIPT = str(Path(__file__).resolve())
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_LIFETIME = 900  # seconds: a hotline subprocess left behind by a crashed run stops by itself
 
-TRUNK = "loopback"
 CALLER_CONTEXT = "hotline-bench-caller"
 QUEUE = "consultant"
 # (digit, the prompt whose start is the moment to press it): both typed ahead.
@@ -448,18 +448,15 @@ class Driver:
     async def run_call(self, call: Call, release: asyncio.Event | None = None) -> Call:
         """Originate, await the queue (or a failure), hold until ``release`` if given, hang up."""
         try:
-            await self.events_ami.send(
-                actions.Originate(
-                    channel=f"PJSIP/{call.flow.number}@{TRUNK}",
-                    context=CALLER_CONTEXT,
-                    exten="s",
-                    priority=1,
-                    caller_id=f'"Bench" <{call.caller}>',
-                    channel_id=call.calling_id,
-                    timeout_ms=int(SETUP_DEADLINE * 1000),
-                ),
-                timeout=SETUP_DEADLINE,
+            originate = originate_caller(
+                call.flow.number,
+                caller=call.caller,
+                channel_id=call.calling_id,
+                context=CALLER_CONTEXT,
+                timeout_s=SETUP_DEADLINE,
+                name="Bench",
             )
+            await self.events_ami.send(originate, timeout=SETUP_DEADLINE)
         except AmiError as exc:
             call.fail(f"originate: {exc}")
         remaining = call.started + SETUP_DEADLINE - time.monotonic()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import re
 import secrets
@@ -38,6 +39,24 @@ DIAL_NUMBER = re.compile(r"^[0-9*#+]{1,32}$")
 DTMF_DIGIT = re.compile(r"^[0-9*#A-D]$")
 TRUNK = "loopback"
 CALLING_CONTEXT = "hotline-testcall"
+
+
+def originate_caller(
+    number: str, *, caller: str, channel_id: str, context: str, timeout_s: float, name: str = "Test"
+) -> actions.Originate:
+    """A synthetic caller: Asterisk calls ``number`` over the loopback SIP trunk, presenting ``caller``;
+    once answered, the calling leg runs ``context`` (which plays the caller's side)."""
+    return actions.Originate(
+        channel=f"PJSIP/{number}@{TRUNK}",
+        context=context,
+        exten="s",
+        priority=1,
+        caller_id=f'"{name}" <{caller}>',
+        channel_id=channel_id,
+        timeout_ms=int(timeout_s * 1000),
+    )
+
+
 # AGI commands during which a key press is read: the moment to send the next digit.
 READING_COMMANDS = (
     "GET DATA",
@@ -206,17 +225,11 @@ async def place_test_call(
         return await asyncio.wait_for(events.get(), remaining)
 
     try:
+        originate = originate_caller(
+            number, caller=caller, channel_id=calling_id, context=CALLING_CONTEXT, timeout_s=min(timeout, 30)
+        )
         await ami.send(
-            actions.Originate(
-                channel=f"PJSIP/{number}@{TRUNK}",
-                context=CALLING_CONTEXT,
-                exten="s",
-                priority=1,
-                caller_id=f'"Test" <{caller}>',
-                channel_id=calling_id,
-                timeout_ms=int(min(timeout, 30) * 1000),
-                variables={"HOTLINE_TESTCALL_ID": token},
-            ),
+            dataclasses.replace(originate, variables={"HOTLINE_TESTCALL_ID": token}),
             # panoramisk waits for the OriginateResponse, which comes when the hotline answers.
             timeout=min(timeout, 30) + 5,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +45,14 @@ def _check_duplicate_keys(file: Path, node: yaml.Node, path: tuple[str, ...]) ->
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _check_duplicate_keys(file, item, (*path, str(index)))
+
+
+def read_data_file(path: Path, error: Callable[[str], Exception]) -> Any:
+    """:func:`load_yaml`, with every way the file can fail (missing, unreadable, a key twice, not YAML)
+    raised as ``error(message)``: the data file's own error class, naming the file."""
+    try:
+        return load_yaml(path)
+    except (OSError, DuplicateKeyError) as exc:
+        raise error(str(exc)) from exc
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from exc

@@ -14,9 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from hotline.datafiles import DuplicateKeyError, load_yaml
+from hotline.datafiles import read_data_file
 
 QUEUES_VERSION = 1
 # A queue name is used as an Asterisk section and extension: lower case letters, digits and underscores only.
@@ -76,10 +74,4 @@ class Queues:
 
     @classmethod
     def load(cls, path: Path) -> Queues:
-        try:
-            data = load_yaml(path)
-        except (OSError, DuplicateKeyError) as exc:
-            raise QueuesError(str(exc)) from exc
-        except yaml.YAMLError as exc:
-            raise QueuesError(f"{path}: not valid YAML: {exc}") from exc
-        return cls.from_data(data, origin=str(path))
+        return cls.from_data(read_data_file(path, QueuesError), origin=str(path))

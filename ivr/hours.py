@@ -18,11 +18,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-import yaml
 
-from hotline.datafiles import DuplicateKeyError, load_yaml
+from hotline.datafiles import read_data_file
+from hotline.settings import Settings
 
-DEFAULT_HOURS_FILE = Path(__file__).resolve().parent / "hours.yaml"
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # How far ahead next_opening looks before concluding the line never opens.
 SEARCH_DAYS = 400
@@ -227,12 +226,7 @@ def hours_from_data(data: Any, *, origin: str = "hours") -> OpeningHours:
     )
 
 
-def load_hours(path: Path = DEFAULT_HOURS_FILE) -> OpeningHours:
-    """Load and validate an opening-hours file (default: the ``hours.yaml`` beside this module)."""
-    try:
-        data = load_yaml(path)
-    except (OSError, DuplicateKeyError) as exc:
-        raise HoursError(str(exc)) from exc
-    except yaml.YAMLError as exc:
-        raise HoursError(f"{path}: not valid YAML: {exc}") from exc
-    return hours_from_data(data, origin=str(path))
+def load_hours(path: Path | None = None) -> OpeningHours:
+    """Load and validate an opening-hours file (default: the settings' ``hours_file``)."""
+    path = Settings().hours_file if path is None else path
+    return hours_from_data(read_data_file(path, HoursError), origin=str(path))

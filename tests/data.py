@@ -8,6 +8,7 @@ from ivr.prompts import PromptCatalog
 
 DEFAULTS = Settings()
 MENU_FILE = DEFAULTS.menu_file
+HOURS_FILE = DEFAULTS.hours_file
 PROMPTS_FILE = DEFAULTS.prompts_file
 QUEUES = Queues.load(DEFAULTS.queues_file)
 QUEUE_NAMES = QUEUES.names

@@ -8,9 +8,10 @@ here, before it reaches Asterisk.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 class UnsafeAmiValue(ValueError):
@@ -24,25 +25,34 @@ def _header_value(name: str, value: object) -> str:
     return text
 
 
-def _flag(value: bool) -> str:
-    return "true" if value else "false"
+def header(name: str, default: Any = dataclasses.MISSING) -> Any:
+    """A field of an action sent as the AMI header ``name`` (None: not sent; a bool: ``true``/``false``)."""
+    return field(default=default, metadata={"header": name})
 
 
 @dataclass(frozen=True)
 class AmiAction:
-    """One action; subclasses name it (``action``) and give their headers."""
+    """One action; subclasses name it (``action``) and declare their headers with :func:`header`."""
 
     action: ClassVar[str] = ""
 
-    def fields(self) -> dict[str, object]:
+    def extra_headers(self) -> dict[str, object]:
+        """Headers computed from the fields (for an action whose headers depend on each other)."""
         return {}
 
     def headers(self) -> dict[str, str | list[str]]:
         """The action as AMI headers; raises :class:`UnsafeAmiValue` for a value with a line break."""
+        declared = {
+            f.metadata["header"]: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if "header" in f.metadata
+        }
         headers: dict[str, str | list[str]] = {"Action": self.action}
-        for name, value in self.fields().items():
+        for name, value in {**declared, **self.extra_headers()}.items():
             if value is None:
                 continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
             headers[name] = _header_value(name, value)
         return headers
 
@@ -89,10 +99,10 @@ class Filter(AmiAction):
     """Add an Asterisk-side event filter to this session (``!Event: X`` drops, ``Event: X`` keeps)."""
 
     action: ClassVar[str] = "Filter"
-    expression: str
+    expression: str = header("Filter")
 
-    def fields(self) -> dict[str, object]:
-        return {"Operation": "Add", "Filter": self.expression}
+    def extra_headers(self) -> dict[str, object]:
+        return {"Operation": "Add"}
 
 
 @dataclass(frozen=True)
@@ -100,10 +110,7 @@ class Events(AmiAction):
     """Which event classes this session receives (``off`` for none)."""
 
     action: ClassVar[str] = "Events"
-    mask: str
-
-    def fields(self) -> dict[str, object]:
-        return {"EventMask": self.mask}
+    mask: str = header("EventMask")
 
 
 # --- Channels ----------------------------------------------------------------------------------------------
@@ -114,18 +121,18 @@ class Originate(AmiAction):
     """Call ``channel`` and, once answered, run ``context,exten,priority`` (or ``application``) on it."""
 
     action: ClassVar[str] = "Originate"
-    channel: str
-    context: str | None = None
-    exten: str | None = None
-    priority: int | None = None
-    application: str | None = None
-    data: str | None = None
-    caller_id: str | None = None
-    timeout_ms: int = 30000
-    channel_id: str | None = None
-    other_channel_id: str | None = None
+    channel: str = header("Channel")
+    context: str | None = header("Context", None)
+    exten: str | None = header("Exten", None)
+    priority: int | None = header("Priority", None)
+    application: str | None = header("Application", None)
+    data: str | None = header("Data", None)
+    caller_id: str | None = header("CallerID", None)
+    timeout_ms: int = header("Timeout", 30000)
+    channel_id: str | None = header("ChannelId", None)
+    other_channel_id: str | None = header("OtherChannelId", None)
     variables: Mapping[str, str] = field(default_factory=dict)
-    asynchronous: bool = True
+    asynchronous: bool = header("Async", True)
 
     def headers(self) -> dict[str, str | list[str]]:
         headers = super().headers()
@@ -137,29 +144,11 @@ class Originate(AmiAction):
             ]
         return headers
 
-    def fields(self) -> dict[str, object]:
-        return {
-            "Channel": self.channel,
-            "Context": self.context,
-            "Exten": self.exten,
-            "Priority": self.priority,
-            "Application": self.application,
-            "Data": self.data,
-            "CallerID": self.caller_id,
-            "Timeout": self.timeout_ms,
-            "ChannelId": self.channel_id,
-            "OtherChannelId": self.other_channel_id,
-            "Async": _flag(self.asynchronous),
-        }
-
 
 @dataclass(frozen=True)
 class Hangup(AmiAction):
     action: ClassVar[str] = "Hangup"
-    channel: str
-
-    def fields(self) -> dict[str, object]:
-        return {"Channel": self.channel}
+    channel: str = header("Channel")
 
 
 @dataclass(frozen=True)
@@ -167,19 +156,14 @@ class PlayDtmf(AmiAction):
     """Send one DTMF digit on a channel (RFC 4733 on a SIP channel)."""
 
     action: ClassVar[str] = "PlayDTMF"
-    channel: str
-    digit: str
-    duration_ms: int = 250
+    channel: str = header("Channel")
+    digit: str = header("Digit")
+    duration_ms: int = header("Duration", 250)
     wait: bool = True
 
-    def fields(self) -> dict[str, object]:
-        return {
-            "Channel": self.channel,
-            "Digit": self.digit,
-            "Duration": self.duration_ms,
-            # Async=false: the action returns when the digit has been sent.
-            "Async": _flag(not self.wait),
-        }
+    def extra_headers(self) -> dict[str, object]:
+        # Async=false: the action returns when the digit has been sent.
+        return {"Async": not self.wait}
 
 
 @dataclass(frozen=True)
@@ -187,12 +171,9 @@ class Setvar(AmiAction):
     """Set a variable on a channel, or a global one without ``channel``."""
 
     action: ClassVar[str] = "Setvar"
-    variable: str
-    value: str
-    channel: str | None = None
-
-    def fields(self) -> dict[str, object]:
-        return {"Channel": self.channel, "Variable": self.variable, "Value": self.value}
+    variable: str = header("Variable")
+    value: str = header("Value")
+    channel: str | None = header("Channel", None)
 
 
 @dataclass(frozen=True)
@@ -200,23 +181,16 @@ class Redirect(AmiAction):
     """Send a channel (and optionally the other side of its bridge) to a dialplan location."""
 
     action: ClassVar[str] = "Redirect"
-    channel: str
-    context: str
-    exten: str
-    priority: int = 1
-    extra_channel: str | None = None
+    channel: str = header("Channel")
+    context: str = header("Context")
+    exten: str = header("Exten")
+    priority: int = header("Priority", 1)
+    extra_channel: str | None = header("ExtraChannel", None)
 
-    def fields(self) -> dict[str, object]:
-        return {
-            "Channel": self.channel,
-            "Context": self.context,
-            "Exten": self.exten,
-            "Priority": self.priority,
-            "ExtraChannel": self.extra_channel,
-            "ExtraContext": self.context if self.extra_channel else None,
-            "ExtraExten": self.exten if self.extra_channel else None,
-            "ExtraPriority": self.priority if self.extra_channel else None,
-        }
+    def extra_headers(self) -> dict[str, object]:
+        if self.extra_channel is None:
+            return {}
+        return {"ExtraContext": self.context, "ExtraExten": self.exten, "ExtraPriority": self.priority}
 
 
 # --- Queues ------------------------------------------------------------------------------------------------
@@ -227,34 +201,23 @@ class QueueAdd(AmiAction):
     """Log a consultant into a queue. ``state_interface`` makes a member busy on any call of that device."""
 
     action: ClassVar[str] = "QueueAdd"
-    queue: str
-    interface: str
-    member_name: str | None = None
-    penalty: int = 0
-    paused: bool = False
+    queue: str = header("Queue")
+    interface: str = header("Interface")
+    member_name: str | None = header("MemberName", None)
+    penalty: int = header("Penalty", 0)
+    paused: bool = header("Paused", False)
     reason: str | None = None
-    state_interface: str | None = None
+    state_interface: str | None = header("StateInterface", None)
 
-    def fields(self) -> dict[str, object]:
-        return {
-            "Queue": self.queue,
-            "Interface": self.interface,
-            "MemberName": self.member_name,
-            "Penalty": self.penalty,
-            "Paused": _flag(self.paused),
-            "Reason": self.reason if self.paused else None,
-            "StateInterface": self.state_interface,
-        }
+    def extra_headers(self) -> dict[str, object]:
+        return {"Reason": self.reason if self.paused else None}
 
 
 @dataclass(frozen=True)
 class QueueRemove(AmiAction):
     action: ClassVar[str] = "QueueRemove"
-    queue: str
-    interface: str
-
-    def fields(self) -> dict[str, object]:
-        return {"Queue": self.queue, "Interface": self.interface}
+    queue: str = header("Queue")
+    interface: str = header("Interface")
 
 
 @dataclass(frozen=True)
@@ -262,29 +225,18 @@ class QueuePause(AmiAction):
     """Pause or unpause a member, in one queue or (``queue`` None) in all of its queues."""
 
     action: ClassVar[str] = "QueuePause"
-    interface: str
-    paused: bool
-    queue: str | None = None
-    reason: str | None = None
-
-    def fields(self) -> dict[str, object]:
-        return {
-            "Interface": self.interface,
-            "Paused": _flag(self.paused),
-            "Queue": self.queue,
-            "Reason": self.reason,
-        }
+    interface: str = header("Interface")
+    paused: bool = header("Paused")
+    queue: str | None = header("Queue", None)
+    reason: str | None = header("Reason", None)
 
 
 @dataclass(frozen=True)
 class QueuePenalty(AmiAction):
     action: ClassVar[str] = "QueuePenalty"
-    interface: str
-    penalty: int
-    queue: str | None = None
-
-    def fields(self) -> dict[str, object]:
-        return {"Interface": self.interface, "Penalty": self.penalty, "Queue": self.queue}
+    interface: str = header("Interface")
+    penalty: int = header("Penalty")
+    queue: str | None = header("Queue", None)
 
 
 @dataclass(frozen=True)
@@ -292,7 +244,4 @@ class QueueStatus(AmiAction):
     """Lists ``QueueParams``, ``QueueMember`` and ``QueueEntry`` events, then ``QueueStatusComplete``."""
 
     action: ClassVar[str] = "QueueStatus"
-    queue: str | None = None
-
-    def fields(self) -> dict[str, object]:
-        return {"Queue": self.queue}
+    queue: str | None = header("Queue", None)

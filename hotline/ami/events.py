@@ -8,72 +8,64 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AmiEvent:
-    """Any event we model; ``fields`` keeps every header as Asterisk sent it."""
+    """Any event we model, with the channel it is about as Asterisk describes it in every channel event;
+    ``fields`` keeps every header as Asterisk sent it."""
 
     name: str
     uniqueid: str
     channel: str
-    fields: Mapping[str, str] = field(repr=False)
+    linkedid: str = ""
+    context: str = ""
+    extension: str = ""
+    caller_id_num: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Newchannel(AmiEvent):
-    linkedid: str
-    context: str
-    extension: str
-    caller_id_num: str
+    pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Newexten(AmiEvent):
-    linkedid: str
-    context: str
-    extension: str
     priority: int
     application: str
     app_data: str
-    caller_id_num: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Newstate(AmiEvent):
     state: int
     state_desc: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Hangup(AmiEvent):
-    linkedid: str
-    context: str
     cause: int | None
     cause_txt: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QueueCallerJoin(AmiEvent):
     queue: str
     position: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class QueueCallerLeave(AmiEvent):
     queue: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class UserEvent(AmiEvent):
     """``UserEvent(Name)`` of the dialplan, with the channel it was raised on."""
 
     user_event: str
-    linkedid: str = ""
-    context: str = ""
-    extension: str = ""
-    caller_id_num: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AgiExec(AmiEvent):
     """``AGIExecStart``/``AGIExecEnd``: a command of an AGI session, as Asterisk runs it."""
 
@@ -84,7 +76,7 @@ class AgiExec(AmiEvent):
     result: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FullyBooted(AmiEvent):
     pass
 
@@ -110,33 +102,28 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
         "name": name,
         "uniqueid": headers.get("uniqueid", ""),
         "channel": headers.get("channel", ""),
-        "fields": dict(frame),
+        "linkedid": headers.get("linkedid", ""),
+        "context": headers.get("context", ""),
+        # Newexten names the extension "Extension"; every other channel event "Exten".
+        "extension": headers.get("extension", headers.get("exten", "")),
+        "caller_id_num": headers.get("calleridnum", ""),
+        "fields": {str(k): str(v) for k, v in frame.items()},
     }
     if name == "FullyBooted":
         return FullyBooted(**base)
     if not base["uniqueid"]:
         return None
     if name == "Newchannel":
-        return Newchannel(
-            **base,
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            extension=headers.get("exten", ""),
-            caller_id_num=headers.get("calleridnum", ""),
-        )
+        return Newchannel(**base)
     if name == "Newexten":
         priority = _int(headers.get("priority"))
         if priority is None:
             return None
         return Newexten(
             **base,
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            extension=headers.get("extension", headers.get("exten", "")),
             priority=priority,
             application=headers.get("application", ""),
             app_data=headers.get("appdata", ""),
-            caller_id_num=headers.get("calleridnum", ""),
         )
     if name == "Newstate":
         state = _int(headers.get("channelstate"))
@@ -144,13 +131,7 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
             return None
         return Newstate(**base, state=state, state_desc=headers.get("channelstatedesc", ""))
     if name == "Hangup":
-        return Hangup(
-            **base,
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            cause=_int(headers.get("cause")),
-            cause_txt=headers.get("cause-txt", ""),
-        )
+        return Hangup(**base, cause=_int(headers.get("cause")), cause_txt=headers.get("cause-txt", ""))
     if name == "QueueCallerJoin":
         return QueueCallerJoin(
             **base, queue=headers.get("queue", ""), position=_int(headers.get("position")) or 0
@@ -158,14 +139,7 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
     if name == "QueueCallerLeave":
         return QueueCallerLeave(**base, queue=headers.get("queue", ""))
     if name == "UserEvent":
-        return UserEvent(
-            **base,
-            user_event=headers.get("userevent", ""),
-            linkedid=headers.get("linkedid", ""),
-            context=headers.get("context", ""),
-            extension=headers.get("exten", ""),
-            caller_id_num=headers.get("calleridnum", ""),
-        )
+        return UserEvent(**base, user_event=headers.get("userevent", ""))
     if name in PLAIN_EVENTS:
         return AmiEvent(**base)
     if name in ("AGIExecStart", "AGIExecEnd"):

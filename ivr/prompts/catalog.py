@@ -14,9 +14,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
-from hotline.datafiles import DuplicateKeyError, load_yaml
+from hotline.datafiles import read_data_file
 
 PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -60,13 +58,7 @@ class PromptCatalog:
 
     @classmethod
     def load(cls, path: Path) -> PromptCatalog:
-        try:
-            data = load_yaml(path)
-        except (OSError, DuplicateKeyError) as exc:
-            raise PromptError(str(exc)) from exc
-        except yaml.YAMLError as exc:
-            raise PromptError(f"{path}: not valid YAML: {exc}") from exc
-        return cls.from_data(data, origin=str(path))
+        return cls.from_data(read_data_file(path, PromptError), origin=str(path))
 
     @classmethod
     def from_data(cls, data: Any, *, origin: str = "prompts") -> PromptCatalog:

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.hours import DEFAULT_HOURS_FILE, HoursError, OpeningHours, hours_from_data, load_hours
+from ivr.hours import HoursError, OpeningHours, hours_from_data, load_hours
+from tests.data import HOURS_FILE as DEFAULT_HOURS_FILE
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 HOURS = load_hours(DEFAULT_HOURS_FILE)
