@@ -13,9 +13,9 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from hotline.ami import AmiClient, AmiEvent, Hangup, Newstate, QueueCallerJoin, UserEvent
+from hotline.ami import AmiEvent, Hangup, Newstate, QueueCallerJoin, UserEvent
 from hotline.call_recorder import CallRecorder
 from hotline.calls import NewCall
 from hotline.live import LiveState
@@ -30,10 +30,17 @@ HOTLINE_NUMBER = "19524"
 STATE_UP = 6
 
 
+class EventSource(Protocol):
+    """Where the listener's events come from: the AMI client, or a recorded trace in tests."""
+
+    def subscribe(self, maxsize: int = ...) -> asyncio.Queue[AmiEvent]: ...
+    def unsubscribe(self, queue: asyncio.Queue[AmiEvent]) -> None: ...
+
+
 class CallEventListener:
     def __init__(
         self,
-        ami: AmiClient,
+        ami: EventSource,
         recorder: CallRecorder,
         settings: Settings,
         live: LiveState | None = None,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.call_recorder import CallRecorder, Change, entered_change
 from hotline.calls import NewCall
-from hotline.db.models import Call, CallStep, utcnow
+from hotline.db.models import Call, CallbackRequest, CallStep, utcnow
 from hotline.phone import normalise_caller
 
 
@@ -172,3 +172,29 @@ async def test_the_menu_journal_stores_the_path_and_has_the_last_word_on_the_out
 def test_the_menu_journal_names_only_fields_of_the_record(recorder: CallRecorder) -> None:
     with pytest.raises(ValueError, match="caller_number"):
         recorder.menu("x", [], caller_number="+48600100200")
+
+
+async def test_a_callback_request_goes_through_the_recorder_linked_to_its_call(
+    recorder: CallRecorder, db_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    call = new_call("+48600200300")
+    number = f"+48600{uuid.uuid4().int % 10**6:06d}"
+    # The IVR hands the request over at once, in the same batch as the call's own record.
+    recorder.entered(call)
+    recorder.callback_requested(call.uniqueid, number=number, topic="jobs", consent=True)
+    # A second request for the same number and topic while the first is pending is not stored again.
+    recorder.callback_requested(call.uniqueid, number=number, topic="jobs", consent=True)
+    recorder.callback_requested(call.uniqueid, number=number, topic="abroad", consent=True)
+    await recorder.drain()
+    row = await stored(db_sessions, call.uniqueid)
+    assert row is not None
+    async with db_sessions() as session:
+        requests = list(
+            await session.scalars(
+                select(CallbackRequest).where(CallbackRequest.number == number).order_by(CallbackRequest.id)
+            )
+        )
+    assert [(r.topic, r.status, r.consent, r.call_id) for r in requests] == [
+        ("jobs", "pending", True, row.id),
+        ("abroad", "pending", True, row.id),
+    ]
