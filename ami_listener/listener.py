@@ -87,6 +87,8 @@ class CallEventListener:
             except Exception:
                 # An event of a shape nobody foresaw must not stop the listener: log it with the call, go on.
                 log.exception("[%s] could not apply AMI event %s", event.uniqueid, event.name)
+            finally:
+                self._queue.task_done()
 
     def apply(self, event: AmiEvent) -> None:
         """Apply one event: the handler of its kind, for a call of the hotline (or one entering it)."""

@@ -193,9 +193,7 @@ async def test_the_listener_task_survives_an_event_it_cannot_apply(
         with caplog.at_level(logging.ERROR, logger="ami_listener"):
             for event in replayed(trace_frames(), fresh_ids):
                 source.queues[0].put_nowait(event)
-            while not source.queues[0].empty():
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0)  # the last event taken is applied before the listener waits again
+            await asyncio.wait_for(source.queues[0].join(), 10)  # every event taken and applied
             await recorder.drain()
     finally:
         await listener.close()
