@@ -334,9 +334,6 @@ class Driver:
         for ami in self.key_amis:
             await ami.send(actions.Events(mask="off"))
             self.free_key_amis.put_nowait(ami)
-        # Only the events followed here; the rest (VarSet, RTCP, ...) stays in Asterisk.
-        wanted = "Newchannel|Hangup|AGIExecStart|Newexten|QueueCallerJoin|UserEvent|OriginateResponse"
-        await self.events_ami.send(actions.Filter(f"Event: ({wanted})"))
         # The plain-dialplan menu reads the prompts' folder from this global (dialplans/bench.conf).
         await self.events_ami.send(actions.Setvar(variable="HOTLINE_BENCH_SOUNDS", value=sounds_dir))
         queue = self.events_ami.subscribe(maxsize=1_000_000)

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hotline.asterisk_config import CONF_DIR, AsteriskError, install_sounds, write_config
+from hotline.asterisk_config import CONF_DIR, AsteriskError, RunAs, install_sounds, write_config
 from hotline.queues import Queues
 from hotline.settings import PROJECT_ROOT, Settings
 
@@ -32,6 +32,8 @@ INSTANCES_IN_ROOT = PurePosixPath("/var/lib/hotline-19524")
 MODULES_IN_ROOT = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 OWNER_FILE = "owner.pid"  # in an instance's folder: the process that runs it (the hotline, a test session)
 UNOWNED_GRACE = 600.0  # seconds: an instance folder without an owner file is left alone this long
+# An instance's folders that Asterisk (running as its own user) writes.
+WRITABLE = ("cache", "lib", "spool", "run", "log")
 
 
 def ensure_root(settings: Settings) -> None:
@@ -172,7 +174,9 @@ def prepare_instance(settings: Settings, queues: Queues, prompts_dir: Path | Non
     _ensure_hosts_file(settings.asterisk_root)
     sweep_stale_instances(settings.asterisk_root, keep=settings.asterisk_instance)
     paths = instance_paths(settings)
+    run_as = RunAs.from_root(settings.asterisk_root)
     paths.host().mkdir(parents=True, exist_ok=True)
+    paths.host().chmod(0o755)
     paths.host(OWNER_FILE).write_text(f"{os.getpid()}\n")
     write_config(
         settings,
@@ -180,9 +184,15 @@ def prepare_instance(settings: Settings, queues: Queues, prompts_dir: Path | Non
         paths.host("etc"),
         asterisk_conf=_instance_asterisk_conf(paths, _modules_dir(settings.asterisk_root)),
         moh_dir=paths.seen_by_asterisk("sounds", "hold"),
+        group=run_as.gid,
     )
-    for folder in ("cache", "lib", "spool", "run", "log"):
-        paths.host(folder).mkdir(parents=True, exist_ok=True)
+    # What Asterisk writes is its own and nobody else's: logs, the spool (recordings), its database.
+    for folder in WRITABLE:
+        path = paths.host(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        for item in (path, *path.rglob("*")):
+            os.chown(item, run_as.uid, run_as.gid, follow_symlinks=False)
+        path.chmod(0o750)
     if paths.messages_log.exists():
         paths.messages_log.unlink()
     install_sounds(prompts_dir, paths.host("sounds"))

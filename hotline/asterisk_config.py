@@ -9,9 +9,11 @@ Both the development sandbox (:mod:`devtools.sandbox`) and an Asterisk of its ow
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from hotline.queues import Queues
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 
 CONF_DIR = PROJECT_ROOT / "asterisk_conf"
 DIALPLAN_DIR = PROJECT_ROOT / "dialplans"
+# The user Debian's asterisk package creates, which asterisk.conf's runuser names.
+ASTERISK_USER = "asterisk"
 
 
 class AsteriskError(RuntimeError):
@@ -54,7 +58,10 @@ def generated_includes(settings: Settings, queues: Queues, *, moh_dir: str) -> d
         "queues_hotline.conf": render_queues(queues),
         "extensions_queues.conf": render_queue_extensions(queues),
         "manager_instance.conf": f"port = {settings.ami_port}\nbindaddr = {settings.ami_host}\n",
-        "manager_users.conf": f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n",
+        "manager_users.conf": (
+            f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n\n"
+            f"[{settings.ami_listener_username}](hotline-listener)\nsecret = {settings.ami_secret}\n"
+        ),
         "pjsip_instance.conf": (
             "[transport-udp]\ntype = transport\nprotocol = udp\n"
             f"bind = {settings.sip_host}:{settings.sip_port}\n\n"
@@ -66,8 +73,49 @@ def generated_includes(settings: Settings, queues: Queues, *, moh_dir: str) -> d
     }
 
 
-def write_config(settings: Settings, queues: Queues, etc: Path, *, asterisk_conf: str, moh_dir: str) -> None:
-    """Write Asterisk's configuration: ``asterisk_conf/``, ``dialplans/`` and the generated includes."""
+@dataclass(frozen=True)
+class RunAs:
+    """The user and group Asterisk runs as (``runuser``/``rungroup`` of ``asterisk.conf``), by number."""
+
+    uid: int
+    gid: int
+
+    @classmethod
+    def from_root(cls, root: Path, name: str = ASTERISK_USER) -> RunAs:
+        """The user ``name`` of the system whose ``/etc/passwd`` is under ``root`` (``/`` in production)."""
+        passwd = root / "etc" / "passwd"
+        for line in passwd.read_text().splitlines():
+            fields = line.split(":")
+            if len(fields) > 3 and fields[0] == name:
+                return cls(int(fields[2]), int(fields[3]))
+        raise AsteriskError(f"no user {name!r} in {passwd}: is Debian's asterisk package installed there?")
+
+
+def _write_private(path: Path, content: str, group: int | None) -> None:
+    """Write a file that only its owner and Asterisk's group may read: never readable by anyone else, not
+    even for a moment (created with its final mode, then renamed into place)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if group is None else 0o640)
+    with os.fdopen(fd, "w") as fh:
+        if group is not None:
+            os.fchown(fh.fileno(), -1, group)
+        fh.write(content)
+    os.replace(tmp, path)
+
+
+def write_config(
+    settings: Settings,
+    queues: Queues,
+    etc: Path,
+    *,
+    asterisk_conf: str,
+    moh_dir: str,
+    group: int | None = None,
+) -> None:
+    """Write Asterisk's configuration: ``asterisk_conf/``, ``dialplans/`` and the generated includes.
+
+    Every file is the writer's and readable by Asterisk's ``group`` only (without one, by the writer only):
+    the configuration holds the AMI secret and, later, the trunks' and phones' credentials."""
     if not settings.ami_secret:
         raise AsteriskError("no AMI secret: call hotline.settings.ensure_secrets first")
     if etc.exists():
@@ -76,12 +124,17 @@ def write_config(settings: Settings, queues: Queues, etc: Path, *, asterisk_conf
                 shutil.rmtree(item)
             else:
                 item.unlink()
-    _copy_tree(CONF_DIR, etc, ["*.conf"])
-    _copy_tree(DIALPLAN_DIR, etc / "dialplans", ["*.conf"])
-    (etc / "asterisk.conf").write_text(asterisk_conf)
-    for name, content in generated_includes(settings, queues, moh_dir=moh_dir).items():
-        (etc / name).write_text(content)
-    (etc / "manager_users.conf").chmod(0o600)
+    files = {path.name: path.read_text() for path in sorted(CONF_DIR.glob("*.conf"))}
+    files |= {f"dialplans/{path.name}": path.read_text() for path in sorted(DIALPLAN_DIR.glob("*.conf"))}
+    files["asterisk.conf"] = asterisk_conf
+    files |= generated_includes(settings, queues, moh_dir=moh_dir)
+    for folder in (etc, etc / "dialplans"):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700 if group is None else 0o750)
+        if group is not None:
+            os.chown(folder, -1, group)
+    for name, content in files.items():
+        _write_private(etc / name, content, group)
 
 
 def install_sounds(prompts_dir: Path | None, sounds: Path) -> None:
@@ -103,10 +156,17 @@ def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
 
 
 def write_production_config(
-    settings: Settings, queues: Queues, etc: Path, sounds: Path, prompts_dir: Path | None
+    settings: Settings,
+    queues: Queues,
+    etc: Path,
+    sounds: Path,
+    prompts_dir: Path | None,
+    *,
+    group: int | None,
 ) -> None:
     """Configuration for an Asterisk of its own (Docker): the committed asterisk.conf layout, prompts in
-    ``sounds`` (which that Asterisk must see as ``settings.asterisk_sounds_dir``)."""
+    ``sounds`` (which that Asterisk must see as ``settings.asterisk_sounds_dir``); ``group`` is the group
+    that Asterisk runs as there (``rungroup``), which alone may read the configuration."""
     etc.mkdir(parents=True, exist_ok=True)
     write_config(
         settings,
@@ -114,6 +174,7 @@ def write_production_config(
         etc,
         asterisk_conf=(CONF_DIR / "asterisk.conf").read_text(),
         moh_dir=f"{settings.asterisk_sounds_dir}/hold",
+        group=group,
     )
     install_sounds(prompts_dir, sounds)
 

@@ -52,6 +52,11 @@ class Settings:
     console_host: str = "127.0.0.1"
     console_port: int = 8080
     console_session_key: str = field(default="", repr=False)
+    # A signed-in session ends after this many minutes without a request (and always 12 hours after sign-in).
+    console_idle_minutes: int = 30
+    # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto the console believes: comma-separated
+    # addresses or networks (e.g. "127.0.0.1, 10.0.0.0/8"). None by default: only the socket's own peer counts.
+    console_trusted_proxies: str = ""
 
     # The Asterisk sandbox (a Debian-unstable root with Asterisk 22) and this instance's name within it.
     asterisk_root: Path = Path("/var/cache/hotline-19524/asterisk-root")
@@ -85,6 +90,11 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.sqlite_path}"
+
+    @property
+    def ami_listener_username(self) -> str:
+        """The AMI listener's own user: it reads call events only and may send nothing (manager.conf)."""
+        return f"{self.ami_username}-listener"
 
     @property
     def fastagi_address(self) -> str:

@@ -20,13 +20,18 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
-    from hotline.asterisk_config import write_production_config
+    from hotline.asterisk_config import RunAs, write_production_config
     from hotline.queues import Queues
     from launcher.runner import build_prompts
 
     settings = ensure_secrets(settings)
     queues = Queues.load(settings.queues_file)
-    write_production_config(settings, queues, Path(args.etc), Path(args.sounds), build_prompts(settings))
+    group = args.asterisk_gid
+    if group is None:
+        group = RunAs.from_root(Path("/")).gid  # Asterisk on this very system
+    write_production_config(
+        settings, queues, Path(args.etc), Path(args.sounds), build_prompts(settings), group=group
+    )
     print(f"Asterisk configuration in {args.etc}, prompts in {args.sounds}")
     return 0
 
@@ -102,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     conf.add_argument("--etc", required=True, help="its configuration folder (e.g. /etc/asterisk)")
     conf.add_argument(
         "--sounds", required=True, help="where it reads the prompts (HOTLINE_ASTERISK_SOUNDS_DIR)"
+    )
+    conf.add_argument(
+        "--asterisk-gid",
+        type=int,
+        default=None,
+        help="the group Asterisk runs as, which alone may read the configuration "
+        "(default: the group of the user 'asterisk' of this system)",
     )
 
     call = sub.add_parser("call", help="place a real SIP test call into the running hotline")

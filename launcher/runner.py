@@ -34,16 +34,6 @@ from ivr.services import IvrServices, load_ivr_services
 
 log = logging.getLogger(__name__)
 
-# Events the call listener never uses stay in Asterisk: every dialplan step and AGI command of every call
-# would otherwise be parsed here and thrown away.
-LISTENER_FILTERS = (
-    "!Event: Newexten",
-    "!Event: AGIExec*",
-    "!Event: VarSet",
-    "!Event: DTMF*",
-    "!Event: RTCP*",
-)
-
 
 def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
@@ -122,7 +112,7 @@ class Hotline:
         )
         await self.start_agi()
 
-        self.listener_ami = AmiClient(settings, event_filters=LISTENER_FILTERS)
+        self.listener_ami = AmiClient(settings, username=settings.ami_listener_username)
         self.listener = CallEventListener(self.listener_ami, self.recorder, settings, self.live)
         await self.listener.start()
         await self.listener_ami.start()

@@ -47,10 +47,14 @@ fi
 
 parent=$(dirname "$root")
 mkdir -p "$parent"
-# Remove scratch roots left by an interrupted run (nothing is ever mounted in them).
+# Remove scratch roots left by an interrupted run (nothing is ever mounted in them); a scratch root whose
+# builder (.build-PID) still runs is another run's work in progress, and stays.
 for old in "$parent"/.build-*; do
     [ -d "$old" ] || continue
-    if grep -qs " $old" /proc/mounts; then
+    builder="${old##*.build-}"
+    if [[ "$builder" =~ ^[0-9]+$ ]] && kill -0 "$builder" 2>/dev/null; then
+        log "leaving $old alone: run $builder is building it"
+    elif grep -qs " $old" /proc/mounts; then
         log "leaving $old alone: something is mounted in it"
     else
         rm -rf --one-file-system "$old"

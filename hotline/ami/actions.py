@@ -95,17 +95,6 @@ class Ping(AmiAction):
 
 
 @dataclass(frozen=True)
-class Filter(AmiAction):
-    """Add an Asterisk-side event filter to this session (``!Event: X`` drops, ``Event: X`` keeps)."""
-
-    action: ClassVar[str] = "Filter"
-    expression: str = header("Filter")
-
-    def extra_headers(self) -> dict[str, object]:
-        return {"Operation": "Add"}
-
-
-@dataclass(frozen=True)
 class Events(AmiAction):
     """Which event classes this session receives (``off`` for none)."""
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 
 from panoramisk import Manager, Message
 from panoramisk.ami_protocol import AMIProtocol
 
-from hotline.ami.actions import AmiAction, AmiResponse, Filter, Ping
+from hotline.ami.actions import AmiAction, AmiResponse, Ping
 from hotline.ami.events import AmiEvent, parse_event
 from hotline.settings import Settings
 
@@ -52,21 +51,21 @@ class AmiClient:
     """The hotline's AMI connection: reconnects forever, pings, fans typed events out to subscribers."""
 
     def __init__(
-        self, settings: Settings, *, action_timeout: float = 10.0, event_filters: Sequence[str] = ()
+        self, settings: Settings, *, username: str | None = None, action_timeout: float = 10.0
     ) -> None:
         if settings.ami_host not in ("127.0.0.1", "::1", "localhost"):
             raise AmiError(f"AMI must stay on loopback, not {settings.ami_host}")
         self.settings = settings
         self.action_timeout = action_timeout
-        # Asterisk-side filters of this session (AMI "Filter" action), set again after each login.
-        self.event_filters = tuple(event_filters)
+        # Which events a session receives is the user's business, in manager.conf (read classes, filters).
+        self.username = username or settings.ami_username
         self._subscribers: list[asyncio.Queue[AmiEvent]] = []
         self._logged_in = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._manager = _Manager(
             host=settings.ami_host,
             port=settings.ami_port,
-            username=settings.ami_username,
+            username=self.username,
             secret=settings.ami_secret,
             encoding="utf-8",
             protocol_factory=_Protocol,
@@ -102,24 +101,9 @@ class AmiClient:
         return self._logged_in.is_set()
 
     def _on_login(self, _manager: Manager) -> None:
-        log.info("AMI logged in at %s:%s", self.settings.ami_host, self.settings.ami_port)
-        if not self.event_filters:
-            self._logged_in.set()
-            return
-        task = asyncio.create_task(self._add_filters(), name="ami-filters")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _add_filters(self) -> None:
-        for expression in self.event_filters:
-            future = self._manager.send_action(Filter(expression).headers())
-            try:
-                response = AmiResponse.from_frames(await asyncio.wait_for(future, self.action_timeout))
-            except TimeoutError:
-                log.warning("AMI filter %r unanswered", expression)
-                continue
-            if not response.success:
-                log.warning("AMI filter %r refused: %s", expression, response.message)
+        log.info(
+            "AMI logged in at %s:%s as %s", self.settings.ami_host, self.settings.ami_port, self.username
+        )
         self._logged_in.set()
 
     def _on_disconnect(self, _manager: Manager, exc: Exception | None) -> None:
