@@ -1,4 +1,4 @@
-"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``."""
+"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``offers``."""
 
 from __future__ import annotations
 
@@ -87,6 +87,12 @@ def _prompts(settings: Settings, _args: argparse.Namespace) -> int:
     return 0
 
 
+def _offers(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.offers.cli import main as offers_main
+
+    return offers_main(args.offers_args, database_url=settings.effective_database_url)
+
+
 def _user(settings: Settings, args: argparse.Namespace) -> int:
     from agent_console.users import main as users_main
 
@@ -131,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("user", help="manage console users (add, passwd)")
     user.add_argument("user_args", nargs=argparse.REMAINDER)
 
+    offers = sub.add_parser("offers", help="job and training offers (import FILE, generate N)")
+    offers.add_argument("offers_args", nargs=argparse.REMAINDER)
+
     args = parser.parse_args(argv)
     settings = load_settings()
     handlers = {
@@ -140,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "prompts": _prompts,
         "user": _user,
+        "offers": _offers,
     }
     return handlers[args.command](settings, args)
 
