@@ -17,6 +17,11 @@ class CallOutcome(StrEnum):
     SELF_SERVICE = "self_service"
     # Outside consultants' hours the caller left a call-back request.
     CALLBACK_REQUESTED = "callback_requested"
+    # Outside consultants' hours the caller was offered a call-back and said no.
+    CALLBACK_DECLINED = "callback_declined"
+    # The caller answered no question (pressed nothing, or only wrong keys): the IVR ended the call after
+    # telling them the hours and offering a call-back.
+    NO_INPUT = "no_input"
     # The caller hung up in the menu before anything settled.
     HUNG_UP_IN_MENU = "hung_up_in_menu"
     # The IVR could not route the call (FastAGI down, an error): the dialplan queued the caller itself.
@@ -29,5 +34,11 @@ class CallOutcome(StrEnum):
 QUEUED_OUTCOMES = frozenset({CallOutcome.QUEUED, CallOutcome.FALLBACK_QUEUE, CallOutcome.ABANDONED})
 # Calls that ended in the menu (their time in the menu lasts until the end of the call).
 ENDED_IN_MENU_OUTCOMES = frozenset(
-    {CallOutcome.SELF_SERVICE, CallOutcome.HUNG_UP_IN_MENU, CallOutcome.CALLBACK_REQUESTED}
+    {
+        CallOutcome.SELF_SERVICE,
+        CallOutcome.HUNG_UP_IN_MENU,
+        CallOutcome.CALLBACK_REQUESTED,
+        CallOutcome.CALLBACK_DECLINED,
+        CallOutcome.NO_INPUT,
+    }
 )

@@ -24,7 +24,8 @@ class CallbackJournal(StepJournal, Protocol):
 
 class CallbackResult(Enum):
     REQUESTED = "requested"
-    NOT_REQUESTED = "not_requested"  # declined consent, or gave up on a question
+    DECLINED = "declined"  # the caller said no (consent)
+    NO_ANSWER = "no_answer"  # the caller did not answer a question (nothing, or wrong keys, every try)
     BACK = "back"  # the caller pressed `#` at the offer: back to the menu they came from
 
 
@@ -39,9 +40,12 @@ async def offer_callback(
     region: str,
     can_go_back: bool,
     uniqueid: str,
+    once: bool = False,
 ) -> CallbackResult:
-    """Tell the caller consultants are closed and offer a call-back about ``topic``."""
-    question = Question(flow.timeout_ms, flow.max_tries, messages.no_input, messages.invalid_key)
+    """Tell the caller consultants are closed and offer a call-back about ``topic``; with ``once`` (a caller
+    who has pressed nothing) the offer is not repeated when nothing is pressed."""
+    tries = 1 if once else flow.max_tries
+    question = Question(flow.timeout_ms, tries, messages.no_input, messages.invalid_key)
     await journal.step("callback", None)
     await dialog.tell(dialog.prompts([flow.closed]))
     try:
@@ -53,10 +57,10 @@ async def offer_callback(
     except GaveUp as exc:
         log.info("call %s: no answer to %s, ending without a call-back", uniqueid, exc)
         await dialog.play(dialog.prompts([flow.not_registered, flow.goodbye]), interruptible=False)
-        return CallbackResult.NOT_REQUESTED
+        return CallbackResult.NO_ANSWER
     if consent != "1":
         await dialog.play(dialog.prompts([flow.not_registered, flow.goodbye]), interruptible=False)
-        return CallbackResult.NOT_REQUESTED
+        return CallbackResult.DECLINED
     await journal.request_callback(number, topic, True)
     log.info("call %s: call-back requested (topic %s)", uniqueid, topic)
     await dialog.play(dialog.prompts([flow.registered, flow.goodbye]), interruptible=False)

@@ -107,6 +107,7 @@ class Dialog:
         self.sounds_dir = sounds_dir.rstrip("/")
         self.language = language
         self.pending: str | None = None  # a key typed ahead during a prompt that asked nothing
+        self.keys_pressed = 0  # in the whole call: a caller who presses none is helped differently
 
     def file(self, item: Prompt) -> str:
         """The prompt's file as Asterisk finds it: ``{sounds_dir}/{language}/{prompt_id}``."""
@@ -128,6 +129,7 @@ class Dialog:
             else:
                 key = await self.channel.say_digits(item.digits, escape_digits=escape)
             if key and interruptible:
+                self.keys_pressed += 1
                 return key
         return None
 
@@ -139,6 +141,8 @@ class Dialog:
         key = await self.play(items, interruptible=True)
         if key is None:
             key = await self.channel.wait_for_digit(timeout_ms)
+            if key:
+                self.keys_pressed += 1
         return key or None
 
     async def tell(self, items: Sequence[Item]) -> None:

@@ -434,6 +434,13 @@ class _Loader:
         for node in nodes.values():
             if isinstance(node, LanguageNode | ReturningCallerNode):
                 target(node.id, "next", node.next)
+            if isinstance(node, ReturningCallerNode):
+                following = nodes[node.next]
+                if isinstance(following, MenuNode) and node.key in following.options:
+                    # The caller may type ahead for that menu during the offer: the key must mean one thing.
+                    raise MenuError(
+                        f"key {node.key!r} is also an option of the next menu {node.next!r}", node.id
+                    )
             elif isinstance(node, MenuNode):
                 for key, ref in node.options.items():
                     if ref not in RESERVED_IDS:

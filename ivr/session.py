@@ -225,6 +225,10 @@ class _Call:
         await self.journal.step(node.id, key or "timeout")
         if key == node.key:
             return _Goto(topic.node, via=node.next)
+        # Any other key was meant for the menu that follows (a caller who knows it types ahead): it is
+        # that menu's answer, never thrown away. The offer's own key is one that menu does not use.
+        if key is not None:
+            self.dialog.pending = key
         return _Goto(node.next)
 
     async def _menu(self, node: MenuNode, *, arrived: bool) -> _Step:
@@ -241,6 +245,16 @@ class _Call:
             items = prompts
             if key is None:
                 await self.journal.step(node.id, "timeout")
+                if self.dialog.keys_pressed == 0:
+                    # A caller who has pressed no key at all since the answer (a rotary phone, someone who
+                    # cannot find the keypad or is lost): a person helps them, not another round of the menu.
+                    log.info(
+                        "call %s: no key pressed, passing the caller to %s", self.uniqueid, node.fallback
+                    )
+                    await self.dialog.play(
+                        self.dialog.prompts([self.menu.messages.no_input]), interruptible=False
+                    )
+                    return _Goto(node.fallback)
                 error = self.menu.messages.no_input
             elif key == REPEAT_KEY or node.options.get(key) == REPEAT:
                 await self.journal.step(node.id, key)
@@ -298,12 +312,16 @@ class _Call:
             region=self.region,
             can_go_back=bool(self.history),
             uniqueid=self.uniqueid,
+            # A caller who has pressed nothing hears the offer once, not three times.
+            once=self.dialog.keys_pressed == 0,
         )
         if result is CallbackResult.BACK:
             return _Resume()
         if result is CallbackResult.REQUESTED:
             return _Finish(CallOutcome.CALLBACK_REQUESTED)
-        return _Finish(CallOutcome.SELF_SERVICE)
+        if result is CallbackResult.NO_ANSWER:
+            return _Finish(CallOutcome.NO_INPUT)
+        return _Finish(CallOutcome.CALLBACK_DECLINED)
 
 
 async def run_ivr(

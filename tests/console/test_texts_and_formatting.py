@@ -150,3 +150,10 @@ def test_every_topic_and_language_of_the_ivr_menu_has_a_polish_name() -> None:
     assert languages
     for language in languages:
         assert f"languages.{language}" in texts, language
+
+
+def test_every_call_outcome_has_a_polish_name() -> None:
+    from hotline.outcomes import CallOutcome
+
+    texts = load_texts()
+    assert [o.value for o in CallOutcome if f"outcomes.{o.value}" not in texts] == []

@@ -360,7 +360,7 @@ async def test_callback_to_another_number_abroad_after_a_typo() -> None:
 async def test_no_consent_means_no_callback_request() -> None:
     result, channel, journal = await call(presses("1", "0", "1", "1", "2"), at=CLOSED)
 
-    assert result == IvrResult(Outcome.SELF_SERVICE, None, "pl", "general")
+    assert result == IvrResult(Outcome.CALLBACK_DECLINED, None, "pl", "general")
     assert journal.callbacks == []
     assert channel.prompt_ids()[-2:] == ["callback_not_registered", "goodbye"]
 
@@ -376,7 +376,9 @@ async def test_declining_the_callback_offer_returns_to_the_menu() -> None:
 async def test_silence_at_the_callback_offer_ends_politely() -> None:
     result, channel, _ = await call([*presses("1", "0"), Wait(), Wait(), Wait()], at=CLOSED)
 
-    assert result.outcome is Outcome.SELF_SERVICE
+    # The caller pressed keys before: the offer is asked again, then the call ends, saying what happened.
+    assert result.outcome is Outcome.NO_INPUT
+    assert channel.prompt_ids().count("callback_offer") == 3
     assert channel.prompt_ids()[-2:] == ["callback_not_registered", "goodbye"]
 
 
@@ -401,33 +403,56 @@ async def test_a_public_holiday_is_outside_hours() -> None:
 
 
 async def test_a_returning_caller_can_continue_with_the_last_topic() -> None:
-    result, channel, journal = await call(presses("1", "1", "0"), recent="jobs")
+    result, channel, journal = await call(presses("1", "9", "0"), recent="jobs")
 
     assert result == IvrResult(Outcome.QUEUED, "jobs", "pl", "jobs")
     assert channel.prompts == [
         *WELCOME, "pl/returning_offer", "pl/topic_jobs", "pl/returning_keys", *JOBS, "pl/transfer",
     ]  # fmt: skip
-    assert ("returning", "1") in journal.steps
+    assert ("returning", "9") in journal.steps
 
 
 async def test_back_from_the_continued_topic_leads_to_the_main_menu() -> None:
-    result, channel, _ = await call(presses("1", "1", "#", "2", "0"), recent="jobs")
+    result, channel, _ = await call(presses("1", "9", "#", "2", "0"), recent="jobs")
 
     assert result.queue == "training"
     assert channel.prompts[7 : 7 + len(JOBS) + 1] == [*JOBS, "pl/main_menu"]
 
 
-@pytest.mark.parametrize("answer", [Press("2"), Wait(), Press("7")])
-async def test_a_returning_caller_may_go_to_the_main_menu_instead(answer: Action) -> None:
-    result, channel, _ = await call([Press("3"), answer, *presses("2", "0")], recent="registration")
+async def test_a_returning_caller_who_waits_hears_the_main_menu() -> None:
+    result, channel, _ = await call([Press("3"), Wait(), *presses("2", "0")], recent="registration")
 
     assert result == IvrResult(Outcome.QUEUED, "training", "en", "training")
     assert channel.prompts[5:8] == ["en/returning_offer", "en/topic_registration", "en/returning_keys"]
     assert channel.prompts[8] == "en/main_menu"
 
 
+MAIN_OPTIONS = sorted(MENU.node("main").options.items())  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("key", "target"), MAIN_OPTIONS)
+@pytest.mark.parametrize("recent", ["jobs", None])
+async def test_a_key_typed_at_the_offer_means_the_main_menu(key: str, target: str, recent: str | None) -> None:
+    """Returning or first-time, a caller who knows the menu types "1" then a topic key: the topic key is the
+    main menu's answer, never taken by the returning-caller offer nor thrown away."""
+    _, channel, journal = await call([Press("1"), BargeIn(key), HangUp()], recent=recent)
+
+    assert ("main", key) in journal.steps
+    entered = [node for node, pressed in journal.steps if pressed is None]
+    assert entered[-1] == target
+    # The returning caller cut the offer short with the key; the first-time caller, the main menu.
+    assert ("returning_offer" in channel.prompt_ids()) == (recent is not None)
+    assert ("main_menu" in channel.prompt_ids()) == (recent is None)
+
+
+def test_the_offer_key_is_no_option_of_the_main_menu() -> None:
+    returning = MENU.node("returning")
+    assert isinstance(returning, ReturningCallerNode)
+    assert returning.key not in MENU.node("main").options  # type: ignore[union-attr]
+
+
 async def test_a_returning_caller_of_the_general_line_can_go_straight_to_a_consultant() -> None:
-    result, _, _ = await call(presses("1", "1"), recent="general")
+    result, _, _ = await call(presses("1", "9"), recent="general")
 
     assert result == IvrResult(Outcome.QUEUED, "consultant", "pl", "general")
 
@@ -553,3 +578,31 @@ def test_phone_numbers_are_read_as_e164(raw: str, e164: str, spoken: str) -> Non
 @pytest.mark.parametrize("raw", ["", "unknown", "Anonymous", "12", "600*100200", "0000000000", "1" * 20])
 def test_unusable_phone_numbers(raw: str) -> None:
     assert parse_phone_number(raw) is None
+
+
+# --- Callers who press nothing ------------------------------------------------------------------------------
+
+
+async def test_a_silent_caller_reaches_a_consultant_after_one_round_of_the_main_menu() -> None:
+    result, channel, journal = await call([Wait(), Wait()])
+
+    assert result == IvrResult(Outcome.QUEUED, "consultant", "pl", "general")
+    assert channel.prompt_ids().count("main_menu") == 1
+    assert ("main", "timeout") in journal.steps and ("to_consultant", None) in journal.steps
+
+
+async def test_a_silent_caller_outside_hours_hears_the_hours_and_the_offer_once() -> None:
+    result, channel, _ = await call([Wait(), Wait(), Wait()], at=CLOSED)
+
+    assert result.outcome is Outcome.NO_INPUT
+    ids = channel.prompt_ids()
+    assert ids.count("closed") == 1 and ids.count("callback_offer") == 1
+    assert ids[-1] == "goodbye"
+
+
+async def test_a_caller_who_pressed_keys_gets_the_usual_tries() -> None:
+    # Polish pressed, then silence in the main menu: re-prompted, as before, up to max_tries.
+    result, channel, _ = await call([Press("1"), Wait(), Wait(), Wait()])
+
+    assert result.queue == "consultant"
+    assert channel.prompt_ids().count("no_input") >= 2
