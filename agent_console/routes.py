@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import hdrs, web
 
 from agent_console.keys import Access, Role
-from agent_console.views import auth, calls, health, supervisor
+from agent_console.views import auth, calls, health, offers, supervisor
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -39,6 +39,10 @@ ROUTES: tuple[Route, ...] = (
     Route(hdrs.METH_GET, "/", calls.home, "home", CONSULTANTS),
     Route(hdrs.METH_GET, r"/calls/{call_id:\d{1,12}}", calls.call_detail, "call", CONSULTANTS),
     Route(hdrs.METH_GET, "/supervisor", supervisor.dashboard, "supervisor", SUPERVISORS),
+    Route(hdrs.METH_GET, "/offers", offers.search_page, "offers", CONSULTANTS),
+    Route(hdrs.METH_GET, "/offers/search.json", offers.search_json, "offers_json", CONSULTANTS),
+    # Any text after /offers/ reaches the view, which answers 404 for what is not a reference (OF-12, SZ-3).
+    Route(hdrs.METH_GET, r"/offers/{reference:[^/]{1,40}}", offers.offer_detail, "offer", CONSULTANTS),
 )
 STATIC_PREFIX = "/static"
 

@@ -1,0 +1,1 @@
+"""Offer tests run on the session's database (SQLite or PostgreSQL, see tests/conftest.py)."""
