@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import grp
 import logging
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -21,7 +24,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from hotline.asterisk_config import CONF_DIR, AsteriskError, RunAs, install_sounds, write_config
+from hotline.asterisk_config import (
+    ASTERISK_USER,
+    CONF_DIR,
+    AsteriskError,
+    RunAs,
+    install_sounds,
+    write_config,
+)
 from hotline.queues import Queues
 from hotline.settings import PROJECT_ROOT, Settings
 
@@ -33,15 +43,74 @@ MODULES_IN_ROOT = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 OWNER_FILE = "owner.pid"  # in an instance's folder: the process that runs it (the hotline, a test session)
 UNOWNED_GRACE = 600.0  # seconds: an instance folder without an owner file is left alone this long
 # An instance's folders that Asterisk (running as its own user) writes.
-WRITABLE = ("cache", "lib", "spool", "run", "log")
+WRITABLE = ("cache", "lib", "spool", "run", "log", "log/cdr-custom")
 
 
 def ensure_root(settings: Settings) -> None:
     """Build the sandbox root if it is missing (idempotent; the script caches it on the machine)."""
-    if (settings.asterisk_root / ".hotline-ready").is_file():
-        return
-    log.info("building the Asterisk sandbox in %s (first run only)", settings.asterisk_root)
-    subprocess.run(["bash", str(BUILD_SCRIPT), str(settings.asterisk_root)], check=True)
+    if not (settings.asterisk_root / ".hotline-ready").is_file():
+        log.info("building the Asterisk sandbox in %s (first run only)", settings.asterisk_root)
+        subprocess.run(["bash", str(BUILD_SCRIPT), str(settings.asterisk_root)], check=True)
+    separate_asterisk_user(settings.asterisk_root)
+
+
+def separate_asterisk_user(root: Path) -> RunAs:
+    """Give the root's ``asterisk`` user and group ids that nobody on the host has.
+
+    The root shares the host's kernel: Asterisk running as the id of a host user (Debian's packages in the
+    root pick the next free system id of the *root*, 101, which on a host may well be PostgreSQL's) could
+    signal or trace that user's processes. Idempotent; renumbers the user and its files once."""
+    with (root / ".hotline-ids.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # runs starting at once renumber once
+        return _separate(root)
+
+
+def _separate(root: Path) -> RunAs:
+    run_as = RunAs.from_root(root)
+    host_uids = {entry.pw_uid for entry in pwd.getpwall()}
+    host_gids = {entry.gr_gid for entry in grp.getgrall()}
+    if run_as.uid not in host_uids and run_as.gid not in host_gids:
+        return run_as
+    root_ids = {
+        int(line.split(":")[2]) for name in ("passwd", "group") for line in _lines(root / "etc" / name)
+    }
+    new = next(i for i in range(64999, 60000, -1) if i not in host_uids | host_gids | root_ids)
+    log.warning(
+        "the sandbox's asterisk user %d:%d is a host user's id too: renumbering it %d:%d",
+        run_as.uid,
+        run_as.gid,
+        new,
+        new,
+    )
+    _renumber(root / "etc" / "passwd", ASTERISK_USER, {2: new, 3: new})
+    _renumber(root / "etc" / "group", ASTERISK_USER, {2: new})
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            path = os.path.join(folder, name)
+            info = os.lstat(path)
+            if info.st_uid == run_as.uid or info.st_gid == run_as.gid:
+                uid = new if info.st_uid == run_as.uid else -1
+                gid = new if info.st_gid == run_as.gid else -1
+                os.chown(path, uid, gid, follow_symlinks=False)
+    return RunAs(new, new)
+
+
+def _lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line.count(":") >= 2]
+
+
+def _renumber(path: Path, name: str, fields: dict[int, int]) -> None:
+    lines = []
+    for line in path.read_text().splitlines():
+        parts = line.split(":")
+        if parts[0] == name:
+            for index, value in fields.items():
+                parts[index] = str(value)
+        lines.append(":".join(parts))
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.chmod(path.stat().st_mode & 0o777)
+    os.replace(tmp, path)
 
 
 def _modules_dir(root: Path) -> str:

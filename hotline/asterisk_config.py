@@ -44,7 +44,11 @@ def render_queue_extensions(queues: Queues) -> str:
     checks the name exists here before queueing, so a wrong name cannot reach ``Queue()``."""
     lines = ["[hotline-queues]"]
     for queue in queues:
-        lines += [f"exten => {queue.name},1,Queue({queue.name})", " same => n,Hangup()"]
+        lines += [
+            f"exten => {queue.name},1,Set(CDR(hotline_queue)={queue.name})",
+            f" same => n,Queue({queue.name})",
+            " same => n,Hangup()",
+        ]
     return "\n".join(lines) + "\n"
 
 

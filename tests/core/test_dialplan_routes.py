@@ -45,7 +45,10 @@ def test_queues_and_their_extensions_are_rendered_from_the_queues_file() -> None
     queues_conf = render_queues(QUEUES)
     configured = {m.group(1) for m in re.finditer(r"^\[([a-z_0-9]+)\]\(topic-queue\)$", queues_conf, re.M)}
     extensions_conf = render_queue_extensions(QUEUES)
-    extensions = set(re.findall(r"^exten\s*=>\s*([a-z_0-9]+),1,Queue\(\1\)$", extensions_conf, re.M))
+    extensions = set(
+        re.findall(r"^exten\s*=>\s*([a-z_0-9]+),1,Set\(CDR\(hotline_queue\)=\1\)$", extensions_conf, re.M)
+    )
+    assert set(re.findall(r"^ same => n,Queue\(([a-z_0-9]+)\)$", extensions_conf, re.M)) == extensions
     assert configured == extensions == set(QUEUES.names)
     assert QUEUES.default in QUEUES
     # The committed files name no queue of their own: the queues file is the one owner of the names.

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from devtools.sandbox import INSTANCES_IN_ROOT, OWNER_FILE, UNOWNED_GRACE, sweep_stale_instances
 
 
@@ -61,3 +63,32 @@ def test_an_orphaned_asterisk_is_stopped(tmp_path: Path) -> None:
 
 def test_nothing_to_sweep_in_a_new_sandbox(tmp_path: Path) -> None:
     assert sweep_stale_instances(tmp_path, keep="main") == []
+
+
+def test_the_sandboxs_asterisk_user_gets_ids_no_host_user_has(tmp_path: Path) -> None:
+    import grp
+    import pwd
+
+    from devtools.sandbox import separate_asterisk_user
+
+    if os.geteuid() != 0:
+        pytest.skip("renumbering files needs root")
+    host = pwd.getpwuid(os.getuid())  # an id the host certainly uses: ours
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "passwd").write_text(
+        f"root:x:0:0::/root:/bin/sh\nasterisk:x:{host.pw_uid}:{host.pw_gid}::/:/bin/false\n"
+    )
+    (etc / "group").write_text(f"root:x:0:\nasterisk:x:{host.pw_gid}:\n")
+    owned = tmp_path / "var" / "lib" / "asterisk" / "astdb.sqlite3"
+    owned.parent.mkdir(parents=True)
+    owned.write_text("")
+    os.chown(owned, host.pw_uid, host.pw_gid)
+
+    run_as = separate_asterisk_user(tmp_path)
+
+    assert run_as.uid not in {entry.pw_uid for entry in pwd.getpwall()}
+    assert run_as.gid not in {entry.gr_gid for entry in grp.getgrall()}
+    assert f"asterisk:x:{run_as.uid}:{run_as.gid}:" in (etc / "passwd").read_text()
+    assert (owned.stat().st_uid, owned.stat().st_gid) == (run_as.uid, run_as.gid)
+    assert separate_asterisk_user(tmp_path) == run_as  # idempotent
