@@ -48,7 +48,7 @@
         place.appendChild(near);
       }
       item.appendChild(place);
-      item.appendChild(span("facts", hit.facts.concat([hit.published]).join(" · ")));
+      item.appendChild(span("hit-facts", hit.facts.concat([hit.published]).join(" · ")));
       if (hit.why) {
         item.appendChild(span("why", hit.why));
       }
