@@ -20,7 +20,7 @@ from hotline.call_recorder import CallRecorder
 from hotline.calls import NewCall
 from hotline.live import LiveState
 from hotline.outcomes import CallOutcome
-from hotline.phone import normalise_caller
+from hotline.phone import is_presentation_restricted, mask, normalise_caller
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,13 @@ class CallEventListener:
         self._calls[event.uniqueid] = None
         while len(self._calls) > self._remember:
             self._calls.popitem(last=False)
-        caller = normalise_caller(event.caller_id_num, self.settings.default_region)
+        # The dialplan adds Asterisk's CALLERID(pres): "prohib…" when the caller withheld their number.
+        caller = normalise_caller(
+            event.caller_id_num,
+            self.settings.default_region,
+            presentation_restricted=is_presentation_restricted(event.fields.get("Presentation")),
+            keep_restricted=self.settings.keep_withheld_numbers,
+        )
         self.recorder.entered(
             NewCall(
                 uniqueid=event.uniqueid,
@@ -154,6 +160,6 @@ class CallEventListener:
         log.info(
             "[%s] call entered the hotline from %s",
             event.uniqueid,
-            "a withheld number" if caller.withheld else caller.e164 or repr(caller.raw),
+            "a withheld number" if caller.withheld else mask(caller.e164 or caller.raw),
         )
-        self._live("entered", event.uniqueid, caller=caller.e164, withheld=caller.withheld)
+        self._live("entered", event.uniqueid, caller=caller.presented, withheld=caller.withheld)

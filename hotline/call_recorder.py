@@ -27,6 +27,7 @@ from hotline.calls import NewCall
 from hotline.db.engine import insert_for
 from hotline.db.models import Call, CallbackRequest, CallStep, utcnow
 from hotline.outcomes import CallOutcome
+from hotline.phone import mask
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ CALLS: Table = Call.__table__  # type: ignore[assignment]
 STEPS: Table = CallStep.__table__  # type: ignore[assignment]
 CALLBACKS: Table = CallbackRequest.__table__  # type: ignore[assignment]
 MENU_FIELDS = ("language", "topic", "queue", "outcome")
+# Parameters that carry a phone number (personal data).
+NUMBER_PARAMS = frozenset({"b_caller_number", "b_caller_raw", "b_number", "b_pending_key"})
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,11 @@ class Change:
     steps: tuple[tuple[datetime, str, str | None], ...] = ()
 
     def __str__(self) -> str:
-        return (
-            f"[{self.uniqueid}] {self.kind} {self.params}{f' {len(self.steps)} steps' if self.steps else ''}"
-        )
+        # For the log: phone numbers masked.
+        params = {
+            k: mask(v) if k in NUMBER_PARAMS and isinstance(v, str) else v for k, v in self.params.items()
+        }
+        return f"[{self.uniqueid}] {self.kind} {params}{f' {len(self.steps)} steps' if self.steps else ''}"
 
 
 def entered_change(call: NewCall) -> Change:

@@ -14,25 +14,37 @@ import json
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
 from hotline.batching import BatchWriter
-from hotline.clock import utc_now
+from hotline.clock import Clock, utc_now
+from hotline.settings import masked_url
 
 log = logging.getLogger(__name__)
 
 
 class LiveState:
     def __init__(
-        self, url: str, *, prefix: str = "hotline", stream_maxlen: int = 100_000, remember: int = 50_000
+        self,
+        url: str,
+        *,
+        prefix: str = "hotline",
+        stream_maxlen: int = 100_000,
+        stream_hours: float = 24,
+        remember: int = 50_000,
+        clock: Clock = utc_now,
     ) -> None:
         self.url = url
         self.calls_key = f"{prefix}:calls"
         self.stream_key = f"{prefix}:events"
+        # The stream is bounded twice: in length, and in time (its changes carry callers' numbers).
         self.stream_maxlen = stream_maxlen
+        self.stream_age = timedelta(hours=stream_hours)
+        self.clock = clock
         self._redis: redis.Redis = redis.from_url(url, decode_responses=True, socket_timeout=2)
         self._healthy = True
         # The state of each call now in the hotline, as last published (bounded: a lost hang-up must not
@@ -51,7 +63,9 @@ class LiveState:
         try:
             await self._redis.ping()
         except (RedisError, OSError) as exc:
-            log.warning("Redis at %s does not answer (%s): live state is off until it does", self.url, exc)
+            log.warning(
+                "Redis at %s does not answer (%s): live state is off until it does", masked_url(self.url), exc
+            )
             self._healthy = False
             return False
         return True
@@ -59,10 +73,15 @@ class LiveState:
     def call_changed(self, kind: str, uniqueid: str, **fields: Any) -> None:
         """Record a change of a call: ``kind`` is entered, answered, menu (the IVR's progress: node, language,
         topic), queued, fallback or ended."""
-        self.writer.put({"kind": kind, "uniqueid": uniqueid, "at": utc_now().isoformat(), **fields})
+        self.writer.put({"kind": kind, "uniqueid": uniqueid, "at": self.clock().isoformat(), **fields})
+
+    def _oldest_kept(self) -> str:
+        """The stream id (milliseconds since the epoch) before which changes are too old to keep."""
+        return f"{int((self.clock() - self.stream_age).timestamp() * 1000)}-0"
 
     async def _publish(self, events: Sequence[dict[str, Any]]) -> None:
         pipe = self._redis.pipeline(transaction=True)
+        oldest = self._oldest_kept()
         for event in events:
             uniqueid = event["uniqueid"]
             if event["kind"] == "ended":
@@ -80,9 +99,8 @@ class LiveState:
                 while len(self._states) > self._remember:
                     self._states.popitem(last=False)
                 pipe.hset(self.calls_key, uniqueid, json.dumps(state))
-            pipe.xadd(
-                self.stream_key, {"event": json.dumps(event)}, maxlen=self.stream_maxlen, approximate=True
-            )
+            pipe.xadd(self.stream_key, {"event": json.dumps(event)}, minid=oldest, approximate=False)
+        pipe.xtrim(self.stream_key, maxlen=self.stream_maxlen, approximate=True)
         try:
             await pipe.execute()
         except (RedisError, OSError) as exc:
@@ -109,9 +127,72 @@ class LiveState:
         entries: list[Any] = await self._redis.xrange(self.stream_key, min=f"({after}", count=count) or []
         return [(str(entry_id), json.loads(fields["event"])) for entry_id, fields in entries]
 
+    async def _calls(self) -> dict[str, str]:
+        return {
+            str(uniqueid): str(state)
+            for uniqueid, state in (await self._redis.hgetall(self.calls_key)).items()
+        }
+
+    async def start_fresh(self) -> None:
+        """At start: see whether Redis answers, and drop what a previous run left stale (see forget_stale)."""
+        if await self.ping():
+            try:
+                dropped = await self.forget_stale()
+            except (RedisError, OSError) as exc:
+                log.warning("live state: stale calls not dropped, Redis failed: %s", exc)
+            else:
+                if dropped:
+                    log.info("live state: dropped %d calls whose end was never seen", dropped)
+        self.start()
+
+    async def forget_stale(self) -> int:
+        """Drop from the picture the calls whose last change is older than the stream keeps (their hang-up was
+        never seen: a restart, an AMI outage), and trim the stream to its time limit. Returns the calls
+        dropped."""
+        limit = self.clock() - self.stream_age
+        calls = await self._calls()
+        stale = [uniqueid for uniqueid, state in calls.items() if _changed_at(state) < limit]
+        async with self._redis.pipeline(transaction=True) as pipe:
+            if stale:
+                pipe.hdel(self.calls_key, *stale)
+            pipe.xtrim(self.stream_key, minid=self._oldest_kept(), approximate=False)
+            await pipe.execute()
+        for uniqueid in stale:
+            self._states.pop(uniqueid, None)
+        return len(stale)
+
+    async def erase_number(self, number: str, *, chunk: int = 1000) -> int:
+        """Remove every trace of an E.164 number: the calls from it in the picture, and the changes naming
+        it in the stream. Returns how many entries were removed."""
+        calls = await self._calls()
+        mine = [uniqueid for uniqueid, state in calls.items() if json.loads(state).get("caller") == number]
+        removed = await self._redis.hdel(self.calls_key, *mine) if mine else 0
+        for uniqueid in mine:
+            self._states.pop(uniqueid, None)
+        after = "-"
+        while True:
+            entries: list[Any] = await self._redis.xrange(self.stream_key, min=after, count=chunk) or []
+            naming = [
+                entry_id
+                for entry_id, fields in entries
+                if json.loads(fields["event"]).get("caller") == number
+            ]
+            if naming:
+                removed += await self._redis.xdel(self.stream_key, *naming)
+            if len(entries) < chunk:
+                return int(removed)
+            after = f"({entries[-1][0]}"
+
     async def clear(self) -> None:
         await self._redis.delete(self.calls_key, self.stream_key)
 
     async def close(self) -> None:
         await self.writer.close(timeout=5.0)
         await self._redis.aclose()
+
+
+def _changed_at(state: str) -> datetime:
+    try:
+        return datetime.fromisoformat(json.loads(state)["at"])
+    except (ValueError, KeyError, TypeError):
+        return datetime.min.replace(tzinfo=UTC)  # unreadable: stale

@@ -5,7 +5,8 @@
 - a number a caller keys in or confirms for a call-back (:func:`parse_dialable`): only valid numbers, with
   the form read back to the caller;
 - a number a consultant types into a search box (:func:`parse_typed`): E.164, or :class:`NotAPhoneNumber`
-  with the reason.
+  with the reason;
+- a number written to a log (:func:`mask`): the country code and the last three digits only.
 """
 
 from __future__ import annotations
@@ -45,24 +46,45 @@ class CallerNumber:
     def known(self) -> bool:
         return self.e164 is not None
 
+    @property
+    def presented(self) -> str | None:
+        """The number as it may be shown (live state, consultants): None when the caller withheld it."""
+        return None if self.withheld else self.e164
+
+
+def is_presentation_restricted(presentation: str | None) -> bool:
+    """Whether Asterisk's presentation of a caller ID (``CALLERID(pres)``: ``prohib_not_screened``,
+    ``allowed_not_screened`` …) says the caller withheld their number (SIP ``Privacy: id``)."""
+    return (presentation or "").strip().lower().startswith("prohib")
+
 
 def normalise_caller(
-    raw: str | None, region: str = "PL", *, presentation_restricted: bool = False
+    raw: str | None,
+    region: str = "PL",
+    *,
+    presentation_restricted: bool = False,
+    keep_restricted: bool = False,
 ) -> CallerNumber:
-    """Read a caller ID as E.164. Never raises: unreadable input gives ``e164=None``, raw text kept."""
+    """Read a caller ID as E.164. Never raises: unreadable input gives ``e164=None``, raw text kept.
+
+    A number the caller withheld (``presentation_restricted``) is ``withheld``; it is read and kept only with
+    ``keep_restricted`` (the call's record may hold it; nobody is shown it), else nothing of it is kept.
+    """
     text = (raw or "").strip()[:RAW_LIMIT]
-    if presentation_restricted or is_withheld(text):
+    if is_withheld(text):
         return CallerNumber(None, True, text)
+    if presentation_restricted and not keep_restricted:
+        return CallerNumber(None, True, "")
     candidate = text
     if candidate.startswith("00"):
         candidate = "+" + candidate[2:]
     try:
         number = phonenumbers.parse(candidate, region)
     except phonenumbers.NumberParseException:
-        return CallerNumber(None, False, text)
+        return CallerNumber(None, presentation_restricted, text)
     if not phonenumbers.is_possible_number(number):
-        return CallerNumber(None, False, text)
-    return CallerNumber(_e164(number), False, text)
+        return CallerNumber(None, presentation_restricted, text)
+    return CallerNumber(_e164(number), presentation_restricted, text)
 
 
 # --- Numbers to call back -----------------------------------------------------------------------------------
@@ -145,3 +167,30 @@ def display_form(e164: str, region: str = "PL") -> str:
     if phonenumbers.region_code_for_number(parsed) == region:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+# --- Numbers in logs ----------------------------------------------------------------------------------------
+
+VISIBLE_DIGITS = 3
+
+
+def mask(number: str | None) -> str:
+    """A number as a log line may show it: the country code of an E.164 number and the last three digits,
+    every other digit a star (``+48600100200`` → ``+48******200``); anything else keeps its last three digits
+    only. Withheld or empty caller IDs are shown as such, never the text around them."""
+    text = (number or "").strip()
+    if is_withheld(text):
+        return "withheld" if text else "-"
+    digits = "".join(ch for ch in text if ch.isdigit())
+    prefix = ""
+    if text.startswith("+"):
+        try:
+            country = str(phonenumbers.parse("+" + digits).country_code)
+        except phonenumbers.NumberParseException:
+            country = ""
+        if country and len(digits) - len(country) > VISIBLE_DIGITS:
+            prefix, digits = "+" + country, digits[len(country) :]
+    hidden = max(0, len(digits) - VISIBLE_DIGITS)
+    if hidden == 0:
+        return prefix + "*" * len(digits) if digits else "***"
+    return prefix + "*" * hidden + digits[hidden:]

@@ -9,6 +9,7 @@ which :func:`ensure_secrets` generates on first run.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import secrets
 import socket
@@ -16,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,7 +28,12 @@ class Settings:
     state_dir: Path = PROJECT_ROOT / "var"
     # Database by URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db
     database_url: str = ""
-    redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis by URL; it may name an ACL user (redis://hotline@127.0.0.1:6379/0) and carry a password, which
+    # otherwise comes from the secret below (see :func:`redis_url_with_password`). Log it with masked_url().
+    redis_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
+    # A secret (environment or secrets.toml, never generated here: the Redis may not be ours). The Redis that
+    # `make run` starts itself gets one, written to secrets.toml by scripts/setup-system.sh.
+    redis_password: str = field(default="", repr=False)
     # Keys of the live state: <prefix>:calls (hash), <prefix>:events (stream).
     redis_prefix: str = "hotline"
 
@@ -55,7 +62,7 @@ class Settings:
     # A signed-in session ends after this many minutes without a request (and always 12 hours after sign-in).
     console_idle_minutes: int = 30
     # Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto the console believes: comma-separated
-    # addresses or networks (e.g. "127.0.0.1, 10.0.0.0/8"). None by default: only the socket's own peer counts.
+    # addresses or networks (e.g. "127.0.0.1, 10.0.0.0/8"). None by default: only the socket's peer counts.
     console_trusted_proxies: str = ""
 
     # The Asterisk sandbox (a Debian-unstable root with Asterisk 22) and this instance's name within it.
@@ -79,9 +86,35 @@ class Settings:
     # benchmarks' plain-dialplan menu. Production includes none.
     extra_dialplans: str = ""
 
+    # Personal data (RODO). Days the records keep what identifies a caller: after that `hotline purge`
+    # anonymises the call (number, raw caller ID, channel, link to the caller's previous call), deletes its
+    # menu steps (all but the last, which the supervisor's time-in-menu figure reads) and the call-back
+    # requests no longer pending. Outcomes, topics, queues and times stay, so the figures stay right.
+    call_retention_days: int = 90
+    step_retention_days: int = 90
+    callback_retention_days: int = 30
+    # Hours the live state's stream (Redis) keeps the changes of calls.
+    live_stream_hours: int = 24
+    # A number the caller withheld (SIP "Privacy: id"): "record" keeps it in the call's record, never shown to
+    # consultants; "drop" keeps nothing of it.
+    withheld_numbers: str = "record"
+
     # Phone numbers without a country code are read as numbers of this region.
     default_region: str = "PL"
     timezone: str = "Europe/Warsaw"
+
+    def __post_init__(self) -> None:
+        if self.withheld_numbers not in WITHHELD_NUMBERS:
+            raise ValueError(f"withheld_numbers must be one of {', '.join(WITHHELD_NUMBERS)}")
+        for name in ("call_retention_days", "step_retention_days", "callback_retention_days"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.live_stream_hours < 1:
+            raise ValueError("live_stream_hours must be at least 1")
+
+    @property
+    def keep_withheld_numbers(self) -> bool:
+        return self.withheld_numbers == "record"
 
     @property
     def sqlite_path(self) -> Path:
@@ -104,7 +137,46 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
 
-_SECRET_FIELDS = ("ami_secret", "console_session_key")
+WITHHELD_NUMBERS = ("record", "drop")
+# Secrets generated on first run, and all secrets (the Redis password is never generated: see redis_password).
+_GENERATED_SECRETS = ("ami_secret", "console_session_key")
+_SECRET_FIELDS = (*_GENERATED_SECRETS, "redis_password")
+# Who may read and write what the hotline keeps: its own user, and its group may read (0640 files, 0750
+# folders); the state folder and the SQLite database are the user's alone (0700, 0600).
+PRIVATE_UMASK = 0o027
+
+
+def masked_url(url: str) -> str:
+    """A URL as a log line may show it: its password (if any) as ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def redis_url_with_password(url: str, password: str) -> str:
+    """``url`` with ``password`` in it, unless it carries one already (or there is none to add)."""
+    parts = urlsplit(url)
+    if not password or parts.password is not None:
+        return url
+    user = quote(unquote(parts.username or ""), safe="")
+    netloc = f"{user}:{quote(password, safe='')}@{parts.netloc.rsplit('@', 1)[-1]}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def prepare_state_dir(settings: Settings) -> Path:
+    """The state folder, private to the hotline's user (0700): it holds the database file and the secrets."""
+    path = settings.state_dir
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o777 != 0o700:
+        path.chmod(0o700)
+    return path
 
 
 def _coerce(kind: Any, value: Any) -> Any:
@@ -138,32 +210,35 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
         if env_name in env:
             values[name] = _coerce(kind, env[env_name])
     values.update(overrides)
-    return Settings(**values)
+    settings = Settings(**values)
+    return settings.replace(redis_url=redis_url_with_password(settings.redis_url, settings.redis_password))
 
 
 def ensure_secrets(settings: Settings) -> Settings:
-    """Fill missing secrets from ``<state_dir>/secrets.toml``, generating that file on first run."""
+    """Fill missing secrets from ``<state_dir>/secrets.toml``, generating that file on first run (the Redis
+    password is read from it, never generated), and put the Redis password into ``redis_url``."""
     path = settings.state_dir / "secrets.toml"
     stored: dict[str, str] = {}
     if path.is_file():
         with path.open("rb") as fh:
             stored = {k: str(v) for k, v in tomllib.load(fh).items()}
     changed = False
-    for name in _SECRET_FIELDS:
+    for name in _GENERATED_SECRETS:
         if not stored.get(name):
             stored[name] = secrets.token_urlsafe(24)
             changed = True
     if changed:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_state_dir(settings)
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write("# Generated by `hotline` on first run. Never commit this file.\n")
-            for name in _SECRET_FIELDS:
-                fh.write(f'{name} = "{stored[name]}"\n')
+            for name, value in stored.items():
+                fh.write(f"{name} = {json.dumps(value)}\n")
         os.replace(tmp, path)
-    filled = {name: getattr(settings, name) or stored[name] for name in _SECRET_FIELDS}
-    return settings.replace(**filled)
+    filled = {name: getattr(settings, name) or stored.get(name, "") for name in _SECRET_FIELDS}
+    settings = settings.replace(**filled)
+    return settings.replace(redis_url=redis_url_with_password(settings.redis_url, settings.redis_password))
 
 
 def free_ports() -> dict[str, int]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
-from hotline.settings import Settings, ensure_secrets, load_settings
+from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets, load_settings, prepare_state_dir
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
@@ -141,7 +142,10 @@ def main(argv: list[str] | None = None) -> int:
     offers.add_argument("offers_args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
+    # What the hotline writes (database, logs, Asterisk's spool and recordings) is no other user's to read.
+    os.umask(PRIVATE_UMASK)
     settings = load_settings()
+    prepare_state_dir(settings)
     handlers = {
         "up": _up,
         "asterisk-config": _asterisk_config,

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import resource
 import signal
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
 from hotline.live import LiveState
 from hotline.queues import Queues
-from hotline.settings import Settings, ensure_secrets
+from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
@@ -84,6 +85,9 @@ class Hotline:
     _stack: list[Any] = field(default_factory=list)
 
     async def start(self) -> None:
+        # Files with personal data (the SQLite database, Asterisk's logs, queue_log and recordings, written
+        # by its child process) are no other user's to read.
+        os.umask(PRIVATE_UMASK)
         self.settings = ensure_secrets(self.settings)
         settings = self.settings
         queues = Queues.load(settings.queues_file)
@@ -104,9 +108,10 @@ class Hotline:
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
-        self.live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
-        await self.live.ping()
-        self.live.start()
+        self.live = LiveState(
+            settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
+        )
+        await self.live.start_fresh()
         self.services = load_ivr_services(
             settings, sessions, self.recorder, sounds_dir, queues=queues, now=self.clock, live=self.live
         )

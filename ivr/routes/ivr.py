@@ -1,7 +1,8 @@
 """The 19524 IVR route: the caller's whole journey before a consultant (the menu of ``ivr/menu.yaml``).
 
-Dialplan contract: reads the caller ID and ``CHANNEL(linkedid)``; sets ``HOTLINE_QUEUE`` (only when the caller
-is to be queued), ``HOTLINE_LANGUAGE``, ``HOTLINE_TOPIC`` and, last, ``HOTLINE_OUTCOME``.
+Dialplan contract: reads the caller ID, ``CALLERID(pres)`` and ``CHANNEL(linkedid)``; sets ``HOTLINE_QUEUE``
+(only when the caller is to be queued), ``HOTLINE_LANGUAGE``, ``HOTLINE_TOPIC`` and, last,
+``HOTLINE_OUTCOME``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 
 from hotline.calls import NewCall
 from hotline.clock import utc_now
-from hotline.phone import normalise_caller
+from hotline.phone import is_presentation_restricted, normalise_caller
 from ivr.fastagi import Channel, Route
 from ivr.journal import DatabaseJournal
 from ivr.services import IvrServices
@@ -24,7 +25,13 @@ def route(services: IvrServices) -> Route:
 
     async def ivr(channel: Channel) -> None:
         env = channel.env
-        caller = normalise_caller(env.callerid, settings.default_region)
+        presentation = await channel.get_variable("CALLERID(pres)")
+        caller = normalise_caller(
+            env.callerid,
+            settings.default_region,
+            presentation_restricted=is_presentation_restricted(presentation),
+            keep_restricted=settings.keep_withheld_numbers,
+        )
         linkedid = await channel.get_variable("CHANNEL(linkedid)")
         # The AMI listener usually stores the call first; whichever side comes first creates the record.
         services.recorder.entered(
@@ -42,7 +49,8 @@ def route(services: IvrServices) -> Route:
             services.recorder,
             services.sessions,
             uniqueid=env.uniqueid,
-            caller_e164=caller.e164,
+            # A withheld number is not used to recognise a returning caller.
+            caller_e164=caller.presented,
             returning_days=settings.returning_caller_days,
             now=services.now,
             live=services.live,
