@@ -18,6 +18,7 @@ test: setup-test $(VENV)/.installed sandbox prompts lint
 	HOTLINE_TEST_DATABASE=postgresql HOTLINE_TEST_POSTGRES="$$(cat $(STATE)/test-postgres.url)" $(BIN)/pytest -q
 	$(BIN)/python bench/agi_load.py --smoke
 	$(BIN)/python bench/ivr_calls.py --smoke
+	$(BIN)/python bench/offer_search.py --smoke
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -27,6 +28,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed sandbox prompts
 	$(BIN)/python bench/agi_load.py
 	$(BIN)/python bench/ivr_calls.py
+	$(BIN)/python bench/offer_search.py
 
 setup-run:
 	bash scripts/setup-system.sh run
