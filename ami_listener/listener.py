@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from ami_listener.reconcile import Reconciler
 from hotline.ami import AmiEvent, Hangup, Newstate, QueueCallerJoin, UserEvent
 from hotline.call_recorder import CallRecorder
 from hotline.calls import NewCall
@@ -27,6 +28,8 @@ log = logging.getLogger(__name__)
 
 HOTLINE_CONTEXT = "hotline"
 HOTLINE_NUMBER = "19524"
+# The contexts a call into the hotline runs in (dialplans/hotline.conf, the rendered [hotline-queues]).
+HOTLINE_CONTEXTS = frozenset({HOTLINE_CONTEXT, "hotline-queues"})
 STATE_UP = 6
 
 
@@ -45,10 +48,14 @@ class CallEventListener:
         settings: Settings,
         live: LiveState | None = None,
         *,
+        reconciler: Reconciler | None = None,
         remember: int = 50000,
     ) -> None:
         self.ami = ami
         self.live = live
+        self.reconciler = reconciler
+        self._reconciling: asyncio.Task[None] | None = None
+        self._reconcile_again = False
         self.recorder = recorder
         self.settings = settings
         # uniqueids of hotline calls seen entering, oldest first (bounded: a long run must not grow forever)
@@ -72,12 +79,35 @@ class CallEventListener:
 
     async def close(self) -> None:
         self.ami.unsubscribe(self._queue)
-        if self._task is not None:
-            self._task.cancel()
+        for task in (self._task, self._reconciling):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+
+    def reconcile(self) -> None:
+        """Read what Asterisk recorded meanwhile (at start, when AMI comes back, after the end of a call that
+        began while the hotline was not listening). One reading at a time; a request during a reading
+        makes another one follow it."""
+        if self.reconciler is None:
+            return
+        if self._reconciling is not None and not self._reconciling.done():
+            self._reconcile_again = True
+            return
+        self._reconciling = asyncio.create_task(self._reconcile(), name="reconcile")
+
+    async def _reconcile(self) -> None:
+        assert self.reconciler is not None
+        while True:
+            self._reconcile_again = False
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+                await self.reconciler.run()
+            except Exception:
+                log.exception("reconciliation with Asterisk's record failed; it is tried again on reconnect")
+            if not self._reconcile_again:
+                return
 
     async def _run(self) -> None:
         while True:
@@ -98,6 +128,12 @@ class CallEventListener:
                 handler(event)
             return
         if event.uniqueid not in self._calls:
+            if event.context not in HOTLINE_CONTEXTS or not isinstance(event, Hangup):
+                return
+            # A call that entered while the hotline was not listening (down, restarting): its end is
+            # recorded by Asterisk, so read Asterisk's record of it now.
+            log.info("[%s] a call the listener did not see entering ended: reconciling", event.uniqueid)
+            self.reconcile()
             return
         for kind, handle in self._handlers:
             if isinstance(event, kind):
@@ -108,7 +144,7 @@ class CallEventListener:
 
     def _on_newstate(self, event: Newstate) -> None:
         if event.state == STATE_UP:
-            self.recorder.answered(event.uniqueid)
+            self.recorder.answered(event.uniqueid, at=event.at)
             self._live("answered", event.uniqueid)
 
     def _on_queue_join(self, event: QueueCallerJoin) -> None:
@@ -118,7 +154,7 @@ class CallEventListener:
 
     def _on_hangup(self, event: Hangup) -> None:
         self._calls.pop(event.uniqueid, None)
-        self.recorder.ended(event.uniqueid, event.cause)
+        self.recorder.ended(event.uniqueid, event.cause, at=event.at)
         self._live("ended", event.uniqueid, cause=event.cause)
         log.info("[%s] call ended (cause %s %s)", event.uniqueid, event.cause, event.cause_txt)
 
@@ -155,6 +191,8 @@ class CallEventListener:
                 linkedid=event.linkedid or None,
                 channel=event.channel[:128],
                 dialed=event.extension[:32],
+                # Asterisk's time, not ours: a listener that reads the event late keeps the call's true start.
+                started_at=event.at,
             ),
         )
         log.info(

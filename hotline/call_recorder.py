@@ -31,8 +31,19 @@ from hotline.phone import mask
 
 log = logging.getLogger(__name__)
 
-Kind = Literal["entered", "answered", "menu", "callback", "queued", "outcome", "ended"]
-ORDER: tuple[Kind, ...] = ("entered", "answered", "menu", "callback", "queued", "outcome", "ended")
+Kind = Literal["entered", "answered", "menu", "callback", "queued", "outcome", "ended", "reconciled"]
+ORDER: tuple[Kind, ...] = (
+    "entered",
+    "answered",
+    "menu",
+    "callback",
+    "queued",
+    "outcome",
+    "ended",
+    "reconciled",
+)
+# What Asterisk's own record of a call fills in where the hotline's record has nothing.
+RECONCILED_FIELDS = ("outcome", "queue", "language", "topic")
 CALLS: Table = Call.__table__  # type: ignore[assignment]
 STEPS: Table = CallStep.__table__  # type: ignore[assignment]
 CALLBACKS: Table = CallbackRequest.__table__  # type: ignore[assignment]
@@ -169,6 +180,26 @@ def _statements(kind: Kind, dialect: str) -> list[Update | Insert]:
         ]
     if kind == "outcome":
         return [update(CALLS).where(c.uniqueid == _u()).values(outcome=bindparam("b_outcome"))]
+    if kind == "reconciled":
+        # Asterisk's own record (its CDR) after an outage: the row if it is missing, Asterisk's times (the
+        # true ones, whatever the hotline saw late or not at all), what the IVR decided where nothing is
+        # known.
+        return [
+            _insert_call(dialect),
+            update(CALLS)
+            .where(c.uniqueid == _u())
+            .values(
+                started_at=bindparam("b_started_at"),
+                answered_at=func.coalesce(
+                    bindparam("b_answered_at", type_=c.answered_at.type), c.answered_at
+                ),
+                ended_at=bindparam("b_ended_at"),
+                **{
+                    name: func.coalesce(c[name], bindparam(f"b_r_{name}", type_=c[name].type))
+                    for name in RECONCILED_FIELDS
+                },
+            ),
+        ]
     # ended: the time and cause are filled once; a call that ended before the IVR or the dialplan said
     # anything about it was abandoned in the menu.
     return [
@@ -241,6 +272,20 @@ class CallRecorder:
 
     def ended(self, uniqueid: str, cause: int | None, at: datetime | None = None) -> None:
         self.writer.put(Change("ended", uniqueid, {"b_at": at or utcnow(), "b_cause": cause}))
+
+    def reconciled(self, call: NewCall, *, ended_at: datetime, **fields: str | None) -> None:
+        """A call as Asterisk recorded it: ``call`` with Asterisk's start and answer times, its end, and
+        ``outcome``, ``queue``, ``language``, ``topic`` where the IVR or the dialplan set them."""
+        unknown = set(fields) - set(RECONCILED_FIELDS)
+        if unknown:
+            raise ValueError(f"not fields of Asterisk's record: {sorted(unknown)}")
+        change = entered_change(call)
+        params = {
+            **change.params,
+            "b_ended_at": ended_at,
+            **{f"b_r_{name}": fields.get(name) for name in RECONCILED_FIELDS},
+        }
+        self.writer.put(Change("reconciled", call.uniqueid, params))
 
     async def _write(self, changes: Sequence[Change]) -> None:
         # Per kind, the parameter sets of each of its statements.

@@ -72,6 +72,9 @@ class Settings:
     prompts_dir: Path = PROJECT_ROOT / "var" / "prompts"
     # Where Asterisk reads the prompts from, as Asterisk sees the file system (set by `hotline up`).
     asterisk_sounds_dir: str = "/var/lib/hotline-19524/sounds"
+    # Asterisk's own record of the calls (asterisk_conf/cdr_custom.conf), as the hotline sees the file; the
+    # database is reconciled from it after an outage. `hotline up` sets the sandbox's own.
+    asterisk_call_record: Path = Path("/var/log/asterisk/cdr-custom/hotline-calls.json")
 
     # Data files, validated at start: the consultants' queues (the menu and Asterisk's configuration both come
     # from it), the IVR's menu, consultants' hours and prompt texts.

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ami_listener import CallEventListener
+from ami_listener.reconcile import Reconciler
 from devtools.sandbox import AsteriskProcess, ensure_root, prepare_instance
 from hotline.ami import AmiClient
 from hotline.call_recorder import CallRecorder
@@ -103,8 +104,10 @@ class Hotline:
             self.asterisk = AsteriskProcess(settings, paths)
             await self.asterisk.start()
             sounds_dir = paths.seen_by_asterisk("sounds")
+            call_record = paths.host("log", "cdr-custom", "hotline-calls.json")
         else:
             sounds_dir = settings.asterisk_sounds_dir
+            call_record = settings.asterisk_call_record
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
@@ -118,7 +121,17 @@ class Hotline:
         await self.start_agi()
 
         self.listener_ami = AmiClient(settings, username=settings.ami_listener_username)
-        self.listener = CallEventListener(self.listener_ami, self.recorder, settings, self.live)
+        reconciler = Reconciler(
+            call_record,
+            settings.state_dir / "cdr-position.json",
+            self.recorder,
+            region=settings.default_region,
+        )
+        self.listener = CallEventListener(
+            self.listener_ami, self.recorder, settings, self.live, reconciler=reconciler
+        )
+        # At every login, the first included: what Asterisk recorded while nobody listened.
+        self.listener_ami.on_login(self.listener.reconcile)
         await self.listener.start()
         await self.listener_ami.start()
         if self.manage_asterisk:

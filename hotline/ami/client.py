@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from panoramisk import Manager, Message
 from panoramisk.ami_protocol import AMIProtocol
@@ -60,6 +61,7 @@ class AmiClient:
         # Which events a session receives is the user's business, in manager.conf (read classes, filters).
         self.username = username or settings.ami_username
         self._subscribers: list[asyncio.Queue[AmiEvent]] = []
+        self._login_callbacks: list[Callable[[], None]] = []
         self._logged_in = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._manager = _Manager(
@@ -100,11 +102,21 @@ class AmiClient:
     def connected(self) -> bool:
         return self._logged_in.is_set()
 
+    def on_login(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each login, the first and every reconnection (events were missed
+        meanwhile: a listener reconciles)."""
+        self._login_callbacks.append(callback)
+
     def _on_login(self, _manager: Manager) -> None:
         log.info(
             "AMI logged in at %s:%s as %s", self.settings.ami_host, self.settings.ami_port, self.username
         )
         self._logged_in.set()
+        for callback in self._login_callbacks:
+            try:
+                callback()
+            except Exception:
+                log.exception("an AMI login callback failed")
 
     def _on_disconnect(self, _manager: Manager, exc: Exception | None) -> None:
         if self._logged_in.is_set():

@@ -3,8 +3,10 @@ sees it. Pure: no sockets, no panoramisk; tested from recorded frames."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -20,6 +22,8 @@ class AmiEvent:
     context: str = ""
     extension: str = ""
     caller_id_num: str = ""
+    # When Asterisk raised the event (manager.conf timestampevents), None if it did not say.
+    at: datetime | None = None
     fields: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
@@ -94,6 +98,17 @@ def _int(value: str | None) -> int | None:
         return None
 
 
+def _time(value: str | None) -> datetime | None:
+    """``Timestamp: 1764489600.123456`` (seconds since the epoch) as an aware time."""
+    try:
+        seconds = float(value) if value else None
+    except ValueError:
+        return None
+    if seconds is None or not math.isfinite(seconds) or not 0 < seconds < 2**33:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
     """Turn one AMI event frame into a typed event; None for events we do not model or broken frames."""
     headers = {str(k).lower(): str(v) for k, v in frame.items()}
@@ -107,6 +122,7 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
         # Newexten names the extension "Extension"; every other channel event "Exten".
         "extension": headers.get("extension", headers.get("exten", "")),
         "caller_id_num": headers.get("calleridnum", ""),
+        "at": _time(headers.get("timestamp")),
         "fields": {str(k): str(v) for k, v in frame.items()},
     }
     if name == "FullyBooted":
