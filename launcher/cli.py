@@ -1,4 +1,5 @@
-"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``offers``."""
+"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``offers``,
+``purge``, ``caller``."""
 
 from __future__ import annotations
 
@@ -100,6 +101,76 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     return users_main(args.user_args, database_url=settings.effective_database_url)
 
 
+def _purge(settings: Settings, _args: argparse.Namespace) -> int:
+    from hotline.clock import utc_now
+    from hotline.db import create_engine, session_factory
+    from hotline.live import LiveState
+    from hotline.personal_data import Retention, purge
+
+    async def run() -> int:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            report = await purge(session_factory(engine), Retention.from_settings(settings), now=utc_now())
+        finally:
+            await engine.dispose()
+        print(
+            f"calls anonymised: {report.calls_anonymised}, menu steps deleted: {report.steps_deleted}, "
+            f"call-back requests deleted: {report.callbacks_deleted}"
+        )
+        live = LiveState(
+            settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
+        )
+        try:
+            if not await live.ping():
+                print("live state not trimmed: Redis does not answer", file=sys.stderr)
+                return 1
+            print(f"live state: {await live.forget_stale()} calls whose end was never seen dropped")
+        finally:
+            await live.close()
+        return 0
+
+    return asyncio.run(run())
+
+
+def _caller(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from hotline.db import create_engine, session_factory
+    from hotline.live import LiveState
+    from hotline.personal_data import erase_number, export_number
+    from hotline.phone import NotAPhoneNumber
+
+    async def run() -> int:
+        engine = create_engine(settings.effective_database_url)
+        live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
+        try:
+            sessions = session_factory(engine)
+            if args.action == "export":
+                held = await export_number(sessions, args.number, settings.default_region)
+                print(json.dumps(held, ensure_ascii=False, indent=2))
+                return 0
+            reachable = await live.ping()
+            report = await erase_number(
+                sessions, args.number, settings.default_region, live=live if reachable else None
+            )
+            print(
+                f"calls anonymised: {report.calls}, call-back requests deleted: {report.callback_requests}, "
+                f"live state entries removed: {report.live_entries}"
+            )
+            if not reachable:
+                print("the live state was not searched: Redis does not answer", file=sys.stderr)
+                return 1
+            return 0
+        except NotAPhoneNumber as exc:
+            print(f"not a phone number ({exc.reason}): {args.number[:40]!r}", file=sys.stderr)
+            return 2
+        finally:
+            await live.close()
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline", description="19524 Zielona Linia contact centre")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +206,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply the database migrations")
     sub.add_parser("prompts", help="generate the IVR prompts (espeak-ng + sox) from recordings/prompts.yaml")
 
+    sub.add_parser(
+        "purge",
+        help="anonymise and delete what is past its retention (call_retention_days, step_retention_days, "
+        "callback_retention_days); the figures stay",
+    )
+    caller = sub.add_parser("caller", help="a caller's personal data: export it (JSON) or erase it")
+    caller.add_argument("action", choices=("export", "erase"))
+    caller.add_argument("number", help="the phone number, in any form the console accepts")
+
     user = sub.add_parser("user", help="manage console users (add, passwd)")
     user.add_argument("user_args", nargs=argparse.REMAINDER)
 
@@ -153,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "prompts": _prompts,
         "user": _user,
+        "purge": _purge,
+        "caller": _caller,
         "offers": _offers,
     }
     return handlers[args.command](settings, args)
