@@ -26,10 +26,10 @@ async def recent_calls(db: AsyncSession, limit: int = 50) -> Sequence[Call]:
 
 
 async def calls_from(db: AsyncSession, number: str, limit: int = 100) -> Sequence[Call]:
-    """The calls from one E.164 number, newest first."""
+    """The calls from one E.164 number, newest first; not those where the caller withheld it."""
     query = (
         select(Call)
-        .where(Call.caller_number == number)
+        .where(Call.caller_number == number, Call.caller_withheld.is_(False))
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(limit)
     )
@@ -60,7 +60,11 @@ async def call_detail(db: AsyncSession, call_id: int, history_limit: int = 50) -
         history = (
             await db.scalars(
                 select(Call)
-                .where(Call.caller_number == call.caller_number, Call.id != call.id)
+                .where(
+                    Call.caller_number == call.caller_number,
+                    Call.caller_withheld.is_(False),
+                    Call.id != call.id,
+                )
                 .order_by(Call.started_at.desc(), Call.id.desc())
                 .limit(history_limit)
             )

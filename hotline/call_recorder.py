@@ -49,7 +49,7 @@ STEPS: Table = CallStep.__table__  # type: ignore[assignment]
 CALLBACKS: Table = CallbackRequest.__table__  # type: ignore[assignment]
 MENU_FIELDS = ("language", "topic", "queue", "outcome")
 # Parameters that carry a phone number (personal data).
-NUMBER_PARAMS = frozenset({"b_caller_number", "b_caller_raw", "b_number", "b_pending_key"})
+NUMBER_PARAMS = frozenset({"b_caller_number", "b_caller_raw", "b_link_number", "b_number", "b_pending_key"})
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ def entered_change(call: NewCall) -> Change:
             "b_caller_number": call.caller.e164,
             "b_caller_withheld": call.caller.withheld,
             "b_caller_raw": call.caller.raw,
+            # Only a presented number links the call to the caller's previous one (a link gives it away).
+            "b_link_number": call.caller.presented,
             "b_started_at": call.started_at or utcnow(),
             "b_answered_at": call.answered_at,
         },
@@ -102,7 +104,11 @@ def _insert_call(dialect: str) -> Insert:
     c = CALLS.c
     previous = (
         select(c.id)
-        .where(c.caller_number == bindparam("b_caller_number"), c.started_at <= bindparam("b_started_at"))
+        .where(
+            c.caller_number == bindparam("b_link_number"),
+            c.caller_withheld.is_(False),
+            c.started_at <= bindparam("b_started_at"),
+        )
         .order_by(c.started_at.desc(), c.id.desc())
         .limit(1)
         .scalar_subquery()

@@ -5,12 +5,17 @@ never show it in the live state or use it to recognise a returning caller."""
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ami_listener import CallEventListener
+from hotline.call_recorder import CallRecorder
 from hotline.calls import NewCall
+from hotline.db import Call
 from hotline.phone import is_presentation_restricted, normalise_caller
 from hotline.queues import Queues
 from hotline.settings import Settings
@@ -123,3 +128,33 @@ async def test_the_ivr_reads_the_presentation_and_stores_the_call_withheld(
 def test_an_unknown_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="withheld_numbers"):
         Settings(withheld_numbers="show")
+
+
+async def test_a_withheld_call_is_never_linked_to_the_callers_other_calls(db_engine: AsyncEngine) -> None:
+    """The link to a caller's previous call would give a withheld number away, in both directions."""
+    recorder = CallRecorder(db_engine)
+    recorder.start()
+    number = f"+4869{uuid4().int % 10**7:07d}"
+    start = datetime.now(UTC)
+    ids = [f"link-{uuid4().hex[:10]}-{n}" for n in range(3)]
+    callers = [
+        normalise_caller(number),
+        normalise_caller(number, presentation_restricted=True, keep_restricted=True),
+        normalise_caller(number),
+    ]
+    try:
+        for n, (uniqueid, caller) in enumerate(zip(ids, callers, strict=True)):
+            recorder.entered(NewCall(uniqueid, caller, started_at=start + timedelta(seconds=n)))
+            await recorder.drain()
+    finally:
+        await recorder.close()
+    async with db_engine.connect() as connection:
+        rows = {
+            uniqueid: (call_id, previous)
+            for call_id, uniqueid, previous in await connection.execute(
+                select(Call.id, Call.uniqueid, Call.previous_call_id).where(Call.uniqueid.in_(ids))
+            )
+        }
+    first, withheld, third = (rows[uniqueid] for uniqueid in ids)
+    assert withheld[1] is None
+    assert third[1] == first[0]
