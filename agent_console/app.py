@@ -17,10 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agent_console import keys
 from agent_console.auth import auth_middleware
 from agent_console.formatting import Formatter
+from agent_console.forwarded import TrustedProxies
 from agent_console.middlewares import add_security_headers, error_middleware
 from agent_console.routes import setup_routes
-from agent_console.security import SessionCodec, derive_key
+from agent_console.security import PasswordWorkers, SessionCodec, derive_key
+from agent_console.server import ConsoleRunner
+from agent_console.session_epochs import SessionEpochs
+from agent_console.shared_state import SharedState
 from agent_console.texts import DEFAULT_LANGUAGE, load_texts
+from agent_console.throttle import LoginThrottle
 from hotline.clock import Clock, utc_now
 from hotline.db import create_engine, session_factory
 from hotline.settings import Settings
@@ -53,6 +58,7 @@ def create_app(
     app[keys.CLOCK] = clock
     app[keys.SESSION_CODEC] = SessionCodec(derive_key(settings.console_session_key, b"session cookie"))
     app[keys.FINGERPRINT_KEY] = derive_key(settings.console_session_key, b"password fingerprint")
+    app[keys.TRUSTED_PROXIES] = TrustedProxies.parse(settings.console_trusted_proxies)
 
     environment = aiohttp_jinja2.setup(
         app,
@@ -66,6 +72,7 @@ def create_app(
 
     app[keys.ROUTE_ACCESS] = setup_routes(app)
     app.cleanup_ctx.append(_database(engine))
+    app.cleanup_ctx.append(_sign_in_state)
     app.on_response_prepare.append(add_security_headers)
     return app
 
@@ -80,6 +87,22 @@ def _database(shared: AsyncEngine | None) -> Callable[[web.Application], AsyncIt
             await engine.dispose()
 
     return database
+
+
+async def _sign_in_state(app: web.Application) -> AsyncIterator[None]:
+    """The password workers, and the state shared with other console processes (throttling, epochs)."""
+    settings = app[keys.SETTINGS]
+    shared = SharedState(settings.redis_url, settings.redis_prefix)
+    workers = PasswordWorkers()
+    app[keys.SHARED_STATE] = shared
+    app[keys.PASSWORD_WORKERS] = workers
+    app[keys.LOGIN_THROTTLE] = LoginThrottle(shared)
+    app[keys.SESSION_EPOCHS] = SessionEpochs(shared)
+    try:
+        yield
+    finally:
+        workers.close()
+        await shared.close()
 
 
 class AccessLogger(AbstractAccessLogger):
@@ -99,7 +122,7 @@ class AccessLogger(AbstractAccessLogger):
 async def start_console(settings: Settings, *, engine: AsyncEngine | None = None) -> web.AppRunner:
     """Serve the console on ``settings.console_host:console_port`` in the running loop; the caller ends it
     with ``await runner.cleanup()``."""
-    runner = web.AppRunner(create_app(settings, engine=engine), access_log_class=AccessLogger)
+    runner = ConsoleRunner(create_app(settings, engine=engine), access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, settings.console_host, settings.console_port)
     started = False

@@ -10,8 +10,12 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from agent_console.formatting import Formatter
-from agent_console.security import SessionCodec, SessionData
+from agent_console.forwarded import TrustedProxies
+from agent_console.security import PasswordWorkers, SessionCodec, SessionData
+from agent_console.session_epochs import SessionEpochs
+from agent_console.shared_state import SharedState
 from agent_console.texts import Texts
+from agent_console.throttle import LoginThrottle
 from hotline.clock import Clock
 from hotline.settings import Settings
 
@@ -33,6 +37,12 @@ SESSION_CODEC = web.AppKey("session_codec", SessionCodec)
 FINGERPRINT_KEY = web.AppKey("fingerprint_key", bytes)
 ROUTE_ACCESS: web.AppKey[Mapping[web.AbstractRoute, Access]] = web.AppKey("route_access")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+TRUSTED_PROXIES = web.AppKey("trusted_proxies", TrustedProxies)
+# Opened on startup, closed on cleanup (``app.cleanup_ctx``).
+PASSWORD_WORKERS = web.AppKey("password_workers", PasswordWorkers)
+SHARED_STATE = web.AppKey("shared_state", SharedState)
+LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
+SESSION_EPOCHS = web.AppKey("session_epochs", SessionEpochs)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,11 @@
-"""The one error middleware, and the headers every response carries."""
+"""The one error middleware, the headers every response carries, and the page for errors below the routes."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 
+import aiohttp_jinja2
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 
@@ -88,3 +89,27 @@ async def add_security_headers(request: web.Request, response: web.StreamRespons
     if not request.path.startswith("/static/"):
         # Pages show callers' phone numbers: keep them out of caches.
         response.headers.setdefault(hdrs.CACHE_CONTROL, "no-store")
+    # aiohttp names itself and its version there: no use to a browser, a hint to an attacker.
+    response.headers.popall(hdrs.SERVER, None)
+
+
+def bare_error_page(app: web.Application, status: int, text_key: str) -> tuple[str, dict[str, str]]:
+    """The error page and its headers for an answer given outside any route and middleware (a request
+    aiohttp could not parse): no user, no session, nothing of the request in it."""
+    texts = app[keys.TEXTS]
+    context = {
+        "status": status,
+        "message": texts(text_key),
+        "reference": None,
+        "user": None,
+        "csrf_token": None,
+    }
+    try:
+        body = aiohttp_jinja2.get_env(app).get_template("error.html").render(context)
+        content_type = "text/html; charset=utf-8"
+    except Exception:
+        log.exception("the error page could not be rendered")
+        body = f"{texts('errors.title')} {status}: {context['message']}"
+        content_type = "text/plain; charset=utf-8"
+    headers = {**SECURITY_HEADERS, hdrs.CACHE_CONTROL: "no-store", hdrs.CONTENT_TYPE: content_type}
+    return body, headers

@@ -2,8 +2,9 @@
 
 The cookie is ``base64url(json payload).base64url(HMAC-SHA256)``, keyed by a key derived from
 ``settings.console_session_key``. It holds no secret: the user id, a fingerprint of the user's password hash
-(so a password change ends every session of that user), the CSRF token and the times. It is ``HttpOnly``,
-``SameSite=Lax`` and, behind HTTPS, ``Secure``.
+(so a password change ends every session of that user), the account's session epoch at sign-in (so sign-out
+ends them too, see ``session_epochs``), the CSRF token, the time of sign-in and of the last request (a session
+ends when idle). It is ``HttpOnly``, ``SameSite=Lax`` and, behind HTTPS, ``Secure``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hmac
 import json
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -55,9 +57,32 @@ def check_password(stored_hash: str | None, password: str) -> PasswordCheck:
     return PasswordCheck(ok=True, new_hash=new_hash)
 
 
-async def check_password_async(stored_hash: str | None, password: str) -> PasswordCheck:
-    """argon2 takes tens of milliseconds of CPU: keep it off the loop that also serves the FastAGI calls."""
-    return await asyncio.to_thread(check_password, stored_hash, password)
+# argon2 takes tens of milliseconds of CPU and 64 MiB for each check: a few threads of its own, so that
+# sign-ins sent in parallel queue here instead of taking the cores (and memory) of the process that also
+# serves calls.
+PASSWORD_THREADS = 2
+
+
+class PasswordWorkers:
+    """Password checks off the event loop, on a small pool of their own."""
+
+    def __init__(self, threads: int = PASSWORD_THREADS) -> None:
+        self.threads = threads
+        # Checks handed to the pool and not finished yet (running or queued).
+        self.waiting = 0
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="console-password")
+
+    async def check(self, stored_hash: str | None, password: str) -> PasswordCheck:
+        self.waiting += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._pool, check_password, stored_hash, password
+            )
+        finally:
+            self.waiting -= 1
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def derive_key(secret: str, purpose: bytes) -> bytes:
@@ -82,20 +107,30 @@ class SessionData:
     issued_at: int
     user_id: int | None = None
     password_fp: str | None = None
+    # The account's session epoch at sign-in, and the time of the session's last request.
+    epoch: int = 0
+    active_at: int = 0
 
     @classmethod
     def anonymous(cls, now: float | None = None) -> SessionData:
-        return cls(csrf=new_csrf_token(), issued_at=int(time.time() if now is None else now))
+        moment = int(time.time() if now is None else now)
+        return cls(csrf=new_csrf_token(), issued_at=moment, active_at=moment)
 
-    def signed_in(self, user_id: int, password_fp: str, now: float | None = None) -> SessionData:
+    def signed_in(self, user_id: int, password_fp: str, epoch: int, now: float | None = None) -> SessionData:
         # A fresh CSRF token at every sign-in: nothing from before the sign-in stays valid.
+        moment = int(time.time() if now is None else now)
         return replace(
             self,
             csrf=new_csrf_token(),
             user_id=user_id,
             password_fp=password_fp,
-            issued_at=int(time.time() if now is None else now),
+            epoch=epoch,
+            issued_at=moment,
+            active_at=moment,
         )
+
+    def touched(self, now: float) -> SessionData:
+        return replace(self, active_at=int(now))
 
 
 def _b64encode(data: bytes) -> str:
@@ -121,6 +156,8 @@ class SessionCodec:
         if session.user_id is not None:
             body["u"] = session.user_id
             body["p"] = session.password_fp
+            body["e"] = session.epoch
+            body["a"] = session.active_at
         payload = _b64encode(json.dumps(body, separators=(",", ":")).encode())
         return f"{payload}.{self._mac(payload)}"
 
@@ -142,6 +179,22 @@ class SessionCodec:
         current = time.time() if now is None else now
         if not (current - self.max_age <= issued_at <= current + 60):
             return None
-        if user_id is not None and not (isinstance(user_id, int) and isinstance(fingerprint, str)):
+        if user_id is None:
+            return SessionData(csrf=csrf, issued_at=issued_at, active_at=issued_at)
+        epoch, active_at = body.get("e"), body.get("a")
+        if not (
+            isinstance(user_id, int)
+            and isinstance(fingerprint, str)
+            and isinstance(epoch, int)
+            and isinstance(active_at, int)
+            and issued_at <= active_at <= current + 60
+        ):
             return None
-        return SessionData(csrf=csrf, issued_at=issued_at, user_id=user_id, password_fp=fingerprint)
+        return SessionData(
+            csrf=csrf,
+            issued_at=issued_at,
+            user_id=user_id,
+            password_fp=fingerprint,
+            epoch=epoch,
+            active_at=active_at,
+        )

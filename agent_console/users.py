@@ -1,4 +1,5 @@
-"""Console accounts: create one, set its password, and the ``hotline user add|passwd`` command behind it."""
+"""Console accounts: create one, set its password, disable or enable it, and the
+``hotline user add|passwd|disable|enable`` command behind it."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_console.keys import Role
 from agent_console.security import hash_password
+from agent_console.session_epochs import SessionEpochs
+from agent_console.shared_state import SharedState
 from agent_console.texts import Texts, load_texts
 from hotline.db import ConsoleUser, create_engine, session_factory
+from hotline.settings import Settings, load_settings
 
 USERNAME_PATTERN = re.compile(r"[a-z][a-z0-9._-]{2,63}")
 MIN_PASSWORD_LENGTH = 12
@@ -99,6 +103,31 @@ async def set_password(
         await db.commit()
 
 
+async def set_active(
+    sessions: async_sessionmaker[AsyncSession],
+    username: str,
+    *,
+    active: bool,
+    epochs: SessionEpochs | None = None,
+    texts: Texts | None = None,
+) -> bool:
+    """Disable or enable an account. Either way every session it had ends: a disabled account's at once (the
+    console checks ``active`` on every request), and none from before comes back when it is enabled again
+    (``epochs``: its session epoch moves on). Returns False when the epoch could not be moved (Redis did not
+    answer): the account is changed all the same."""
+    texts = texts or load_texts()
+    async with sessions() as db:
+        user = await db.scalar(select(ConsoleUser).where(ConsoleUser.username == username))
+        if user is None:
+            raise UserError(texts("users.not_found", username=username))
+        user.active = active
+        await db.commit()
+        user_id = user.id
+    if epochs is None:
+        return True
+    return await epochs.end_sessions(user_id)
+
+
 def read_password(
     texts: Texts,
     stdin: TextIO | None = None,
@@ -123,11 +152,19 @@ def build_parser(texts: Texts) -> argparse.ArgumentParser:
     add.add_argument("--role", required=True, choices=[r.value for r in Role], help=texts("cli.role_help"))
     passwd = commands.add_parser("passwd", help=texts("cli.passwd_help"))
     passwd.add_argument("username", help=texts("cli.username_help"))
+    disable = commands.add_parser("disable", help=texts("cli.disable_help"))
+    disable.add_argument("username", help=texts("cli.username_help"))
+    enable = commands.add_parser("enable", help=texts("cli.enable_help"))
+    enable.add_argument("username", help=texts("cli.username_help"))
     return parser
 
 
-async def _run(args: argparse.Namespace, password: str, database_url: str, texts: Texts) -> str:
-    engine = create_engine(database_url)
+# The commands that ask for a password.
+_WITH_PASSWORD = frozenset({"add", "passwd"})
+
+
+async def _run(args: argparse.Namespace, password: str, settings: Settings, texts: Texts, err: TextIO) -> str:
+    engine = create_engine(settings.effective_database_url)
     try:
         sessions = session_factory(engine)
         if args.command == "add":
@@ -135,8 +172,20 @@ async def _run(args: argparse.Namespace, password: str, database_url: str, texts
                 sessions, args.username, args.display_name, password, args.role, texts=texts
             )
             return texts("cli.user_added", username=user.username, role=texts.label("roles", user.role))
-        await set_password(sessions, args.username, password, texts=texts)
-        return texts("cli.password_set", username=args.username)
+        if args.command == "passwd":
+            await set_password(sessions, args.username, password, texts=texts)
+            return texts("cli.password_set", username=args.username)
+        shared = SharedState(settings.redis_url, settings.redis_prefix)
+        try:
+            active = args.command == "enable"
+            everywhere = await set_active(
+                sessions, args.username, active=active, epochs=SessionEpochs(shared), texts=texts
+            )
+        finally:
+            await shared.close()
+        if not everywhere:
+            print(texts("cli.sessions_not_shared", username=args.username), file=err)
+        return texts("cli.user_enabled" if active else "cli.user_disabled", username=args.username)
     finally:
         await engine.dispose()
 
@@ -145,24 +194,26 @@ def main(
     argv: Sequence[str] | None = None,
     *,
     database_url: str | None = None,
+    settings: Settings | None = None,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
 ) -> int:
-    """``hotline user add NAME --display-name … --role consultant|supervisor``; ``hotline user passwd NAME``.
+    """``hotline user add NAME --display-name … --role consultant|supervisor``; ``hotline user passwd NAME``;
+    ``hotline user disable|enable NAME``.
 
-    The database is ``database_url`` or the settings' (``load_settings``); returns the exit status.
+    The settings are ``settings`` or ``load_settings()``, with ``database_url`` (if given) for the database;
+    disable and enable also use their Redis. Returns the exit status.
     """
     texts = load_texts()
     out, err = stdout or sys.stdout, stderr or sys.stderr
     args = build_parser(texts).parse_args(argv)
-    if database_url is None:
-        from hotline.settings import load_settings
-
-        database_url = load_settings().effective_database_url
+    settings = settings or load_settings()
+    if database_url is not None:
+        settings = settings.replace(database_url=database_url)
     try:
-        password = read_password(texts, stdin)
-        message = asyncio.run(_run(args, password, database_url, texts))
+        password = read_password(texts, stdin) if args.command in _WITH_PASSWORD else ""
+        message = asyncio.run(_run(args, password, settings, texts, err))
     except UserError as exc:
         print(texts("cli.error", message=exc.message), file=err)
         return 1

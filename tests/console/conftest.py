@@ -6,6 +6,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,27 @@ class Account:
     password: str = PASSWORD
 
 
+class FakeClock:
+    """A clock the test moves by hand (session idle time, sign-in delays)."""
+
+    def __init__(self) -> None:
+        self.now = utc_now()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 @pytest.fixture
 def console_settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         state_dir=tmp_path,
         database_url=database_url,
         console_session_key="test-console-session-key-" + "x" * 16,
+        # The console's shared state (sign-in failures, session epochs) of this test only.
+        redis_prefix=f"test-console-{uuid.uuid4().hex[:12]}",
     )
 
 

@@ -182,3 +182,30 @@ async def test_a_consultant_signs_in_searches_and_opens_a_call(
             await expect(page.get_by_text("Wylogowano.")).to_be_visible()
         finally:
             await browser.close()
+
+
+async def test_chromium_stays_on_the_console_after_a_crafted_sign_in_link(
+    console_url: str, consultant: Account
+) -> None:
+    """Issue 7, finding 2: ``next=/%09/evil.example`` once sent Chromium to another site after sign-in."""
+    _need(shutil.which(CHROMIUM) is not None, "Debian's chromium")
+    try:
+        from playwright.async_api import async_playwright, expect
+    except ImportError:
+        _need(False, "the playwright package")
+        raise
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(locale="pl-PL")
+            for crafted in ("/%09/evil.example", "/%5C%5Cevil.example", "//evil.example"):
+                await page.goto(f"{console_url}/login?next={crafted}")
+                await page.get_by_label("Nazwa użytkownika").fill(consultant.username)
+                await page.get_by_label("Hasło").fill(consultant.password)
+                await page.get_by_role("button", name="Zaloguj").click()
+                await expect(page).to_have_url(f"{console_url}/")
+                await page.get_by_role("button", name="Wyloguj").click()
+                await expect(page.get_by_text("Wylogowano.")).to_be_visible()
+        finally:
+            await browser.close()
