@@ -57,6 +57,15 @@ def originate_caller(
     )
 
 
+def privacy_headers(caller: str) -> dict[str, str]:
+    """Channel variables of the calling leg that make its INVITE say ``Privacy: id`` (RFC 3323), with the
+    number in ``P-Asserted-Identity`` (RFC 3325), as a carrier sends a caller who withholds their number."""
+    return {
+        "PJSIP_HEADER(add,P-Asserted-Identity)": f"<sip:{caller}@127.0.0.1>",
+        "PJSIP_HEADER(add,Privacy)": "id",
+    }
+
+
 # AGI commands during which a key press is read: the moment to send the next digit.
 READING_COMMANDS = (
     "GET DATA",
@@ -187,6 +196,7 @@ async def place_test_call(
     until: str = "settled",
     recordings_dir: Path | None = None,
     type_ahead_from: int | None = 0,
+    withheld: bool = False,
 ) -> TestCallResult:
     """Place one call and follow it.
 
@@ -196,7 +206,9 @@ async def place_test_call(
     awaited. Digits from index ``type_ahead_from`` on are typed ahead: pressed as soon as a prompt that
     accepts keys starts. Earlier ones (all of them with ``None``) are pressed patiently, when the IVR waits
     for a key after its prompts. With ``recordings_dir`` (the instance's ``spool/monitor`` folder on the
-    host), what the caller heard is recorded and measured into ``heard_seconds``.
+    host), what the caller heard is recorded and measured into ``heard_seconds``. With ``withheld`` the caller
+    withholds their number as a carrier signals it: ``From`` carries the number, ``P-Asserted-Identity`` too,
+    and ``Privacy: id`` asks that it be shown to nobody.
     """
     if not DIAL_NUMBER.match(number):
         raise TestCallError(f"not a number that can be dialled: {number!r}")
@@ -228,8 +240,11 @@ async def place_test_call(
         originate = originate_caller(
             number, caller=caller, channel_id=calling_id, context=CALLING_CONTEXT, timeout_s=min(timeout, 30)
         )
+        variables = {"HOTLINE_TESTCALL_ID": token}
+        if withheld:
+            variables.update(privacy_headers(caller))
         await ami.send(
-            dataclasses.replace(originate, variables={"HOTLINE_TESTCALL_ID": token}),
+            dataclasses.replace(originate, variables=variables),
             # panoramisk waits for the OriginateResponse, which comes when the hotline answers.
             timeout=min(timeout, 30) + 5,
         )

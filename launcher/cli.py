@@ -6,11 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 
-from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets, load_settings, prepare_state_dir
+from hotline.settings import Settings, ensure_secrets, load_settings, prepare_state_dir
 
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
@@ -222,9 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     offers.add_argument("offers_args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
-    # What the hotline writes (database, logs, Asterisk's spool and recordings) is no other user's to read.
-    os.umask(PRIVATE_UMASK)
     settings = load_settings()
+    # The state folder (database, secrets) is the hotline user's alone; Asterisk runs with a private umask
+    # (launcher/runner.py), and the database file is created private (hotline/db/engine.py).
     prepare_state_dir(settings)
     handlers = {
         "up": _up,

@@ -86,9 +86,6 @@ class Hotline:
     _stack: list[Any] = field(default_factory=list)
 
     async def start(self) -> None:
-        # Files with personal data (the SQLite database, Asterisk's logs, queue_log and recordings, written
-        # by its child process) are no other user's to read.
-        os.umask(PRIVATE_UMASK)
         self.settings = ensure_secrets(self.settings)
         settings = self.settings
         queues = Queues.load(settings.queues_file)
@@ -102,7 +99,13 @@ class Hotline:
             await asyncio.to_thread(ensure_root, settings)
             paths = await asyncio.to_thread(prepare_instance, settings, queues, prompts)
             self.asterisk = AsteriskProcess(settings, paths)
-            await self.asterisk.start()
+            # What Asterisk writes about calls (logs, queue_log, recordings) is no other user's to read: it
+            # inherits this umask. Only for its start: the prompts and the sandbox laid out above are public.
+            previous = os.umask(PRIVATE_UMASK)
+            try:
+                await self.asterisk.start()
+            finally:
+                os.umask(previous)
             sounds_dir = paths.seen_by_asterisk("sounds")
             call_record = paths.host("log", "cdr-custom", "hotline-calls.json")
         else:
