@@ -31,6 +31,8 @@ HOTLINE_NUMBER = "19524"
 # The contexts a call into the hotline runs in (dialplans/hotline.conf, the rendered [hotline-queues]).
 HOTLINE_CONTEXTS = frozenset({HOTLINE_CONTEXT, "hotline-queues"})
 STATE_UP = 6
+# Seconds between the hang-up of a call and the reading of Asterisk's record of it.
+RECORD_DELAY = 2.0
 
 
 class EventSource(Protocol):
@@ -133,7 +135,8 @@ class CallEventListener:
             # A call that entered while the hotline was not listening (down, restarting): its end is
             # recorded by Asterisk, so read Asterisk's record of it now.
             log.info("[%s] a call the listener did not see entering ended: reconciling", event.uniqueid)
-            self.reconcile()
+            # Asterisk writes its record of the call as the channel goes away, just after this event.
+            asyncio.get_running_loop().call_later(RECORD_DELAY, self.reconcile)
             return
         for kind, handle in self._handlers:
             if isinstance(event, kind):

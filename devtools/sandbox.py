@@ -236,17 +236,20 @@ def sweep_stale_instances(root: Path, *, keep: str) -> list[str]:
     return removed
 
 
-def prepare_instance(settings: Settings, queues: Queues, prompts_dir: Path | None = None) -> InstancePaths:
+def prepare_instance(
+    settings: Settings, queues: Queues, prompts_dir: Path | None = None, *, owner: int | None = None
+) -> InstancePaths:
     """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music.
 
-    Instances left behind by killed runs are swept first."""
+    ``owner`` is the process whose life the instance's lasts (default: this one; under the watchdog, the
+    supervisor). Instances left behind by killed runs are swept first."""
     _ensure_hosts_file(settings.asterisk_root)
     sweep_stale_instances(settings.asterisk_root, keep=settings.asterisk_instance)
     paths = instance_paths(settings)
     run_as = RunAs.from_root(settings.asterisk_root)
     paths.host().mkdir(parents=True, exist_ok=True)
     paths.host().chmod(0o755)
-    paths.host(OWNER_FILE).write_text(f"{os.getpid()}\n")
+    paths.host(OWNER_FILE).write_text(f"{owner or os.getpid()}\n")
     write_config(
         settings,
         queues,
@@ -262,19 +265,30 @@ def prepare_instance(settings: Settings, queues: Queues, prompts_dir: Path | Non
         for item in (path, *path.rglob("*")):
             os.chown(item, run_as.uid, run_as.gid, follow_symlinks=False)
         path.chmod(0o750)
-    if paths.messages_log.exists():
-        paths.messages_log.unlink()
+    if paths.messages_log.exists() and running_asterisk(paths) is None:
+        paths.messages_log.unlink()  # a fresh log for a fresh start (an adopted Asterisk keeps its own)
     install_sounds(prompts_dir, paths.host("sounds"))
     return paths
 
 
-class AsteriskProcess:
-    """One running Asterisk instance, in the foreground of a child process."""
+def running_asterisk(paths: InstancePaths) -> int | None:
+    """The pid of this instance's Asterisk if one runs (left by a run that died, or the worker before)."""
+    pid = paths.asterisk_pid()
+    if pid is not None and _alive(pid) and _is_asterisk(pid):
+        return pid
+    return None
 
-    def __init__(self, settings: Settings, paths: InstancePaths) -> None:
+
+class AsteriskProcess:
+    """One running Asterisk instance: a child process in a session of its own, so that it outlives this
+    process when the watchdog replaces it; the next one adopts it (``adopt``) and the calls go on."""
+
+    def __init__(self, settings: Settings, paths: InstancePaths, *, adopt: bool = False) -> None:
         self.settings = settings
         self.paths = paths
+        self.adopt = adopt
         self._process: asyncio.subprocess.Process | None = None
+        self._adopted: int | None = None
 
     def _command(self, *args: str) -> list[str]:
         return [
@@ -287,6 +301,17 @@ class AsteriskProcess:
         ]
 
     async def start(self, *, ready_timeout: float = 60.0) -> None:
+        pid = running_asterisk(self.paths)
+        if pid is not None and self.adopt:
+            code, _ = await self.cli("core waitfullybooted", timeout=ready_timeout)
+            if code == 0:
+                self._adopted = pid
+                # The configuration was written again: the dialplan's globals (the FastAGI address) follow it.
+                await self.cli("dialplan reload")
+                log.warning(
+                    "adopted the running Asterisk %d of instance %s", pid, self.settings.asterisk_instance
+                )
+                return
         await self._stop_stale()
         log.info(
             "starting Asterisk (instance %s, SIP %s:%s, AMI %s:%s)",
@@ -349,6 +374,15 @@ class AsteriskProcess:
                     await asyncio.sleep(0.1)
 
     async def stop(self, *, timeout: float = 20.0) -> None:
+        if self._adopted is not None:
+            pid, self._adopted = self._adopted, None
+            await self.cli("core stop now", timeout=timeout / 2)
+            for _ in range(int(timeout * 10)):
+                if not _alive(pid):
+                    break
+                await asyncio.sleep(0.1)
+            log.info("Asterisk %d stopped", pid)
+            return
         process = self._process
         if process is None or process.returncode is not None:
             return
@@ -363,6 +397,8 @@ class AsteriskProcess:
 
     @property
     def running(self) -> bool:
+        if self._adopted is not None:
+            return _alive(self._adopted)
         return self._process is not None and self._process.returncode is None
 
     def error_lines(self) -> list[str]:

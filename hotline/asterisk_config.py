@@ -147,16 +147,24 @@ def install_sounds(prompts_dir: Path | None, sounds: Path) -> None:
         for lang_dir in prompts_dir.iterdir():
             if lang_dir.is_dir():
                 _copy_tree(lang_dir, sounds / lang_dir.name, ["*.wav"])
-    (sounds / "hold").mkdir(parents=True, exist_ok=True)
+    for folder in (sounds, sounds / "hold"):
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o755)
     _ensure_hold_music(sounds / "hold")
+    for music in (sounds / "hold").glob("*.wav"):
+        music.chmod(0o644)
 
 
 def _copy_tree(source: Path, target: Path, patterns: Iterable[str]) -> None:
+    """Copy the prompts, readable by Asterisk's user whatever the umask they were built with (they are
+    public: nothing personal is in them)."""
     target.mkdir(parents=True, exist_ok=True)
+    target.chmod(0o755)
     for pattern in patterns:
         for item in source.glob(pattern):
             if item.is_file():
                 shutil.copy2(item, target / item.name)
+                (target / item.name).chmod(0o644)
 
 
 def write_production_config(

@@ -75,6 +75,9 @@ class Settings:
     # Asterisk's own record of the calls (asterisk_conf/cdr_custom.conf), as the hotline sees the file; the
     # database is reconciled from it after an outage. `hotline up` sets the sandbox's own.
     asterisk_call_record: Path = Path("/var/log/asterisk/cdr-custom/hotline-calls.json")
+    # `hotline up`'s watchdog replaces a worker that has not answered for this long: a caller in the IVR of
+    # a frozen worker reaches the consultants' queue within about this time.
+    watchdog_seconds: float = 5.0
 
     # Data files, validated at start: the consultants' queues (the menu and Asterisk's configuration both come
     # from it), the IVR's menu, consultants' hours and prompt texts.

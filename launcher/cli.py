@@ -14,10 +14,19 @@ from hotline.settings import Settings, ensure_secrets, load_settings, prepare_st
 
 def _up(settings: Settings, args: argparse.Namespace) -> int:
     from launcher.runner import configure_logging, run_forever
+    from launcher.watchdog import die_with_parent, supervise
 
     configure_logging()
-    asyncio.run(run_forever(settings, manage_asterisk=not args.external_asterisk))
-    return 0
+    if args.worker or args.no_watchdog:
+        if args.worker:
+            die_with_parent()
+        # Under the watchdog, an Asterisk left running by the previous worker keeps its calls.
+        asyncio.run(
+            run_forever(settings, manage_asterisk=not args.external_asterisk, adopt_asterisk=args.worker)
+        )
+        return 0
+    # The hotline runs in a worker process; this one is its watchdog (launcher/watchdog.py).
+    return supervise(settings, ["--external-asterisk"] if args.external_asterisk else [])
 
 
 def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
@@ -180,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="do not run the sandboxed Asterisk; use one of its own (see docker-compose.yml)",
     )
+    up.add_argument(
+        "--no-watchdog",
+        action="store_true",
+        help="run in this process, without the watchdog that replaces a worker which stops answering",
+    )
+    up.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     conf = sub.add_parser("asterisk-config", help="write the configuration for an Asterisk of its own")
     conf.add_argument("--etc", required=True, help="its configuration folder (e.g. /etc/asterisk)")
     conf.add_argument(

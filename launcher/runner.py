@@ -33,6 +33,7 @@ from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
+from launcher.watchdog import heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class Hotline:
     # Run Asterisk from the sandbox; False for an Asterisk of its own (Docker), reached over AMI and FastAGI.
     manage_asterisk: bool = True
     with_console: bool = True
+    # Keep and use a running Asterisk of this instance (the previous worker's) instead of restarting it.
+    adopt_asterisk: bool = False
     asterisk: AsteriskProcess | None = None
     agi: FastAgiServer | None = None
     ami: AmiClient | None = None
@@ -97,8 +100,11 @@ class Hotline:
 
         if self.manage_asterisk:
             await asyncio.to_thread(ensure_root, settings)
-            paths = await asyncio.to_thread(prepare_instance, settings, queues, prompts)
-            self.asterisk = AsteriskProcess(settings, paths)
+            # Under the watchdog the instance belongs to the supervisor, which outlives each worker.
+            owner = os.getppid() if self.adopt_asterisk else os.getpid()
+            paths = await asyncio.to_thread(prepare_instance, settings, queues, prompts, owner=owner)
+            # A worker started by the watchdog takes over the Asterisk its predecessor left running.
+            self.asterisk = AsteriskProcess(settings, paths, adopt=self.adopt_asterisk)
             # What Asterisk writes about calls (logs, queue_log, recordings) is no other user's to read: it
             # inherits this umask. Only for its start: the prompts and the sandbox laid out above are public.
             previous = os.umask(PRIVATE_UMASK)
@@ -208,19 +214,26 @@ class Hotline:
         )
 
 
-async def run_forever(settings: Settings, *, manage_asterisk: bool = True) -> None:
-    hotline = Hotline(settings, manage_asterisk=manage_asterisk)
+async def run_forever(
+    settings: Settings, *, manage_asterisk: bool = True, adopt_asterisk: bool = False
+) -> None:
+    hotline = Hotline(settings, manage_asterisk=manage_asterisk, adopt_asterisk=adopt_asterisk)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    beating: asyncio.Task[None] | None = None
     try:
         await hotline.start()
         # Everything loaded at start-up lives as long as the process: keep it out of the collector's full
         # passes, which otherwise stall calls for tens of milliseconds under load.
         gc.freeze()
         print(hotline.banner(), flush=True)
+        # Up: from now on the watchdog expects this loop's heartbeat.
+        beating = asyncio.create_task(heartbeat(settings), name="watchdog-heartbeat")
         await stop.wait()
         log.info("stopping")
     finally:
+        if beating is not None:
+            beating.cancel()
         await hotline.stop()
