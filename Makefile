@@ -13,9 +13,13 @@ run: setup-run $(VENV)/.installed sandbox prompts
 	$(BIN)/hotline migrate
 	exec $(BIN)/hotline up
 
+# The password of a Redis that scripts/setup-system.sh started itself (none where one already answered).
+REDIS_ENV = pw="$$(sed -n 's/^redis_password = "\(.*\)"$$/\1/p' $(STATE)/secrets.toml 2>/dev/null)"; \
+	export HOTLINE_REDIS_PASSWORD="$$pw"; [ -z "$$pw" ] || export HOTLINE_TEST_REDIS="redis://:$$pw@127.0.0.1:6379/0";
+
 test: setup-test $(VENV)/.installed sandbox prompts lint
-	HOTLINE_TEST_DATABASE=sqlite $(BIN)/pytest -q
-	HOTLINE_TEST_DATABASE=postgresql HOTLINE_TEST_POSTGRES="$$(cat $(STATE)/test-postgres.url)" $(BIN)/pytest -q
+	$(REDIS_ENV) HOTLINE_TEST_DATABASE=sqlite $(BIN)/pytest -q
+	$(REDIS_ENV) HOTLINE_TEST_DATABASE=postgresql HOTLINE_TEST_POSTGRES="$$(cat $(STATE)/test-postgres.url)" $(BIN)/pytest -q
 	$(BIN)/python bench/agi_load.py --smoke
 	$(BIN)/python bench/ivr_calls.py --smoke
 	$(BIN)/python bench/offer_search.py --smoke

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the hotline needs from the machine, on a fresh Debian/Ubuntu as root; idempotent.
 #
-#   scripts/setup-system.sh run    Debian packages for running, Redis answering on 127.0.0.1:6379
+#   scripts/setup-system.sh run    Debian packages for running, Redis answering on 127.0.0.1:6379 (one started
+#                                  here has a generated password: HOTLINE_SETUP_REDIS_PORT picks another port)
 #   scripts/setup-system.sh test   the same, plus PostgreSQL answering on 127.0.0.1:5432 and the browser
 #
 # It installs only what is missing and starts only what does not answer, so on a machine that already runs
@@ -33,13 +34,37 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# Redis: the live state of queues and calls.
-if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
-    log "starting Redis on 127.0.0.1:6379"
+# Redis: the live state of queues and calls. One that answers already is used as it is (the development and
+# CI machines run one without a password: give it `requirepass` and HOTLINE_REDIS_PASSWORD to change that).
+# The one started here gets a generated password, kept as redis_password in $state/secrets.toml (the hotline
+# reads it there) and in its configuration file (0600), so it never shows in the process list.
+redis_port="${HOTLINE_SETUP_REDIS_PORT:-6379}"
+redis_answers() {
+    local answer
+    answer=$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>&1) || true
+    [[ "$answer" == PONG || "$answer" == NOAUTH* ]]
+}
+if ! redis_answers; then
+    log "starting Redis on 127.0.0.1:$redis_port, with a password (redis_password in $state/secrets.toml)"
+    chmod 700 "$state"
+    secrets_file="$state/secrets.toml"
+    password=""
+    if [ -f "$secrets_file" ]; then
+        password=$(sed -n 's/^redis_password = "\([A-Za-z0-9_-]*\)"$/\1/p' "$secrets_file" | head -n1)
+    fi
+    if [ -z "$password" ]; then
+        password=$(head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')
+        (umask 077 && echo "redis_password = \"$password\"" >>"$secrets_file")
+    fi
     mkdir -p /var/lib/redis /var/log/redis
-    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
-        --dir /var/lib/redis --logfile /var/log/redis/hotline.log
-    for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.1; done
+    (umask 077 && printf '%s\n' "bind 127.0.0.1" "port $redis_port" 'save ""' "appendonly no" \
+        "dir /var/lib/redis" "logfile /var/log/redis/hotline-$redis_port.log" "daemonize yes" \
+        "pidfile $state/redis-$redis_port.pid" "requirepass $password" >"$state/redis-$redis_port.conf")
+    redis-server "$state/redis-$redis_port.conf"
+    for _ in $(seq 50); do
+        REDISCLI_AUTH="$password" redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.1
+    done
 fi
 
 [ "$mode" = test ] || exit 0
