@@ -36,23 +36,42 @@ async def calls_from(db: AsyncSession, number: str, limit: int = 100) -> Sequenc
     return (await db.scalars(query)).all()
 
 
+# Steps of a call shown on one page of its detail.
+STEPS_PAGE = 100
+
+
 @dataclass(frozen=True)
 class CallDetail:
     call: Call
+    # One page of the call's steps, from ``first`` (0-based), and how many there are in all.
     steps: Sequence[CallStep]
+    first: int
+    total_steps: int
     # The same caller's other calls, newest first; empty for a withheld number.
     history: Sequence[Call]
 
 
-async def call_detail(db: AsyncSession, call_id: int, history_limit: int = 50) -> CallDetail | None:
+async def call_detail(
+    db: AsyncSession, call_id: int, *, page: int = 1, history_limit: int = 50
+) -> CallDetail | None:
+    """A call with one page of its steps (``page`` from 1; a page past the end shows the last one)."""
     if not 0 < call_id <= MAX_ID:
         return None
     call = await db.get(Call, call_id)
     if call is None:
         return None
+    total = (
+        await db.scalar(select(func.count()).select_from(CallStep).where(CallStep.call_id == call_id)) or 0
+    )
+    last_page = max(1, -(-total // STEPS_PAGE))
+    first = (min(max(page, 1), last_page) - 1) * STEPS_PAGE
     steps = (
         await db.scalars(
-            select(CallStep).where(CallStep.call_id == call_id).order_by(CallStep.at, CallStep.id)
+            select(CallStep)
+            .where(CallStep.call_id == call_id)
+            .order_by(CallStep.at, CallStep.id)
+            .offset(first)
+            .limit(STEPS_PAGE)
         )
     ).all()
     history: Sequence[Call] = ()
@@ -69,7 +88,7 @@ async def call_detail(db: AsyncSession, call_id: int, history_limit: int = 50) -
                 .limit(history_limit)
             )
         ).all()
-    return CallDetail(call=call, steps=steps, history=history)
+    return CallDetail(call=call, steps=steps, first=first, total_steps=total, history=history)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,12 @@ from hotline.live import LiveState
 
 log = logging.getLogger(__name__)
 
+# A call's path through the menu is recorded up to this many steps; the last one recorded is a marker that
+# the rest was cut (a caller pressing keys for an hour, or a broken peer, must not grow a call's record and
+# this process without bound).
+MAX_STEPS = 300
+CUT_MARKER = "steps_cut"
+
 
 class DatabaseJournal:
     """Implements :class:`ivr.session.CallJournal` for one call, by its Asterisk uniqueid."""
@@ -46,9 +52,16 @@ class DatabaseJournal:
         self.caller_e164 = caller_e164
         self.returning_window = timedelta(days=returning_days)
         self._steps: list[tuple[datetime, str, str | None]] = []
+        self._taken = 0  # steps taken in this call, recorded or not
         self._fields: dict[str, str] = {}
 
     async def step(self, node: str, key: str | None) -> None:
+        self._taken += 1
+        if self._taken > MAX_STEPS:
+            return  # the marker below says how many more there were
+        if self._taken == MAX_STEPS:
+            node, key = CUT_MARKER, "cut"
+            log.warning("[%s] more than %d menu steps: the rest are not recorded", self.uniqueid, MAX_STEPS)
         # Real time, not the IVR's clock (which tests pin to a working day or an evening).
         self._steps.append((utc_now(), node[:64], None if key is None else key[:32]))
         if key is None:

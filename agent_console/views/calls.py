@@ -41,8 +41,20 @@ async def home(request: web.Request) -> dict[str, Any]:
 @page("call.html")
 async def call_detail(request: web.Request) -> dict[str, Any]:
     call_id = int(request.match_info["call_id"])
+    page_text = request.query.get("page", "1")
+    page = int(page_text) if page_text.isdigit() and len(page_text) <= 6 else 1
     async with request.app[keys.DB]() as db:
-        detail = await queries.call_detail(db, call_id)
+        detail = await queries.call_detail(db, call_id, page=page)
     if detail is None:
         raise web.HTTPNotFound()
-    return {"call": detail.call, "steps": detail.steps, "history": detail.history, "back_link": True}
+    shown = detail.first + len(detail.steps)
+    return {
+        "call": detail.call,
+        "steps": detail.steps,
+        "steps_first": detail.first,
+        "steps_total": detail.total_steps,
+        "steps_page": detail.first // queries.STEPS_PAGE + 1,
+        "steps_more": shown < detail.total_steps,
+        "history": detail.history,
+        "back_link": True,
+    }

@@ -221,3 +221,22 @@ async def test_a_missing_call_is_a_404(client: Client, consultant: Account, path
     response = await client.get(path)
     assert response.status == 404
     assert "Nie ma takiej strony." in await response.text()
+
+
+async def test_a_long_path_is_shown_a_page_at_a_time(
+    client: Client, consultant: Account, db_sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    steps: list[tuple[float, str, str | None]] = [(i, f"node{i:03d}", "1") for i in range(250)]
+    call = await add_call(db_sessions, datetime.now(UTC), caller_number=unique_mobile(), steps=steps)
+    await signed_in(client, consultant)
+
+    first = html.unescape(await (await client.get(f"/calls/{call.id}")).text())
+    assert "node000" in first and "node099" in first and "node100" not in first
+    assert "Kroki 1–100 z 250" in first and 'href="?page=2"' in first
+
+    last = html.unescape(await (await client.get(f"/calls/{call.id}?page=3")).text())
+    assert "node249" in last and "node199" not in last and 'href="?page=4"' not in last
+    # A page past the end, or no page at all, is no error.
+    for page in ("99", "abc", "-1", "1" * 30):
+        response = await client.get(f"/calls/{call.id}?page={page}")
+        assert response.status == 200
