@@ -279,6 +279,11 @@ def running_asterisk(paths: InstancePaths) -> int | None:
     return None
 
 
+def asterisk_command(settings: Settings, paths: InstancePaths, *args: str) -> list[str]:
+    """The command line of this instance's Asterisk (``-rx 'queue show'``: its CLI, ``-r``: a console)."""
+    return ["chroot", str(settings.asterisk_root), "/usr/sbin/asterisk", "-C", paths.config_file, *args]
+
+
 class AsteriskProcess:
     """One running Asterisk instance: a child process in a session of its own, so that it outlives this
     process when the watchdog replaces it; the next one adopts it (``adopt``) and the calls go on."""
@@ -291,14 +296,7 @@ class AsteriskProcess:
         self._adopted: int | None = None
 
     def _command(self, *args: str) -> list[str]:
-        return [
-            "chroot",
-            str(self.settings.asterisk_root),
-            "/usr/sbin/asterisk",
-            "-C",
-            self.paths.config_file,
-            *args,
-        ]
+        return asterisk_command(self.settings, self.paths, *args)
 
     async def start(self, *, ready_timeout: float = 60.0) -> None:
         pid = running_asterisk(self.paths)

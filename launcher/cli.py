@@ -68,6 +68,8 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
                 timeout=args.timeout,
                 type_ahead_from=None if args.patient else 0,
                 recordings_dir=instance_paths(settings).host("spool", "monitor"),
+                # Ends where the caller would have to answer: a question, the queue or the end.
+                until="question",
             )
         except (AmiError, TestCallError) as exc:
             print(f"test call failed: {exc}", file=sys.stderr)
@@ -79,6 +81,23 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
         return 0 if result.answered else 1
 
     return asyncio.run(run())
+
+
+def _asterisk(settings: Settings, args: argparse.Namespace) -> int:
+    import subprocess
+
+    from devtools.sandbox import asterisk_command, instance_paths
+
+    paths = instance_paths(settings)
+    if not paths.host("run", "asterisk.ctl").exists():
+        print(
+            f"no Asterisk runs for instance {settings.asterisk_instance!r} (is `make run` up?); for an "
+            "Asterisk of its own: docker compose exec asterisk asterisk -rx '…'",
+            file=sys.stderr,
+        )
+        return 1
+    extra = ["-rx", args.execute] if args.execute else ["-r"]
+    return subprocess.call(asterisk_command(settings, paths, *extra))
 
 
 def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
@@ -217,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         "--patient", action="store_true", help="press each key after the prompts end (default: type ahead)"
     )
 
+    cli = sub.add_parser("asterisk", help="the running sandbox Asterisk's CLI (a console, or -x COMMAND)")
+    cli.add_argument("-x", "--execute", metavar="COMMAND", help="run one CLI command, e.g. 'queue show'")
+
     sub.add_parser("migrate", help="apply the database migrations")
     sub.add_parser("prompts", help="generate the IVR prompts (espeak-ng + sox) from recordings/prompts.yaml")
 
@@ -244,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "up": _up,
         "asterisk-config": _asterisk_config,
         "call": _call,
+        "asterisk": _asterisk,
         "migrate": _migrate,
         "prompts": _prompts,
         "user": _user,
