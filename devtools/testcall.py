@@ -112,6 +112,11 @@ class AgiCommand:
             return self.args[0].rsplit("/", 1)[-1]
         return None
 
+    @property
+    def waits_for_a_key(self) -> bool:
+        """The IVR waits for the caller: a key is awaited (``WAIT FOR DIGIT``, ``GET DATA``)."""
+        return self.command in ("WAIT FOR DIGIT", "GET DATA", "GET OPTION")
+
     def reads_keys(self, *, type_ahead: bool) -> bool:
         """Whether a key pressed now is read: while waiting for one, or (type-ahead) during a prompt."""
         if self.command in ("STREAM FILE", "CONTROL STREAM FILE", "SAY DIGITS"):
@@ -202,9 +207,10 @@ async def place_test_call(
     """Place one call and follow it.
 
     ``until``: ``settled`` (default) ends when every digit is sent and the call has joined a queue, been hung
-    up by the hotline, or waits for another key; ``queue`` waits for a queue or hang-up; ``hangup`` waits for
-    the hotline to hang up. With ``hang_up`` the calling leg hangs up at the end and the inbound leg's end is
-    awaited. Digits from index ``type_ahead_from`` on are typed ahead: pressed as soon as a prompt that
+    up by the hotline, or would read another key (even during a prompt); ``question`` likewise, but only
+    when the IVR waits for a key after its prompts; ``queue`` waits for a queue or hang-up; ``hangup`` waits
+    for the hotline to hang up. With ``hang_up`` the calling leg hangs up at the end and the inbound leg's
+    end is awaited. Digits from index ``type_ahead_from`` on are typed ahead: pressed as soon as a prompt that
     accepts keys starts. Earlier ones (all of them with ``None``) are pressed patiently, when the IVR waits
     for a key after its prompts. With ``recordings_dir`` (the instance's ``spool/monitor`` folder on the
     host), what the caller heard is recorded and measured into ``heard_seconds``. With ``withheld`` the caller
@@ -279,7 +285,7 @@ async def place_test_call(
                 result.answered = True
             elif isinstance(event, QueueCallerJoin):
                 result.queue = event.queue
-                if until in ("settled", "queue"):
+                if until in ("settled", "question", "queue"):
                     break
             elif isinstance(event, UserEvent) and event.user_event == "HotlineFallback":
                 result.fallback = True
@@ -299,7 +305,9 @@ async def place_test_call(
                             digit = pending_digits.pop(0)
                             await _send_digit(ami, calling_channel, digit)
                             result.digits_sent.append(digit)
-                        elif until == "settled":
+                        elif until == "settled" or (until == "question" and command.waits_for_a_key):
+                            # "question": the IVR asks and waits; a prompt that merely could be cut is not
+                            # a question yet, and the call goes on to the question that follows it.
                             result.waiting_for_input = True
                             result.commands.append(command)
                             break
