@@ -18,7 +18,8 @@ REDIS_ENV = pw="$$(sed -n 's/^redis_password = "\(.*\)"$$/\1/p' $(STATE)/secrets
 	export HOTLINE_REDIS_PASSWORD="$$pw"; [ -z "$$pw" ] || export HOTLINE_TEST_REDIS="redis://:$$pw@127.0.0.1:6379/0";
 
 test: setup-test $(VENV)/.installed sandbox prompts lint
-	$(REDIS_ENV) HOTLINE_TEST_DATABASE=sqlite $(BIN)/pytest -q
+	# The end-to-end calls run once, on PostgreSQL as in production; everything else on both databases.
+	$(REDIS_ENV) HOTLINE_TEST_DATABASE=sqlite $(BIN)/pytest -q --ignore=tests/e2e
 	$(REDIS_ENV) HOTLINE_TEST_DATABASE=postgresql HOTLINE_TEST_POSTGRES="$$(cat $(STATE)/test-postgres.url)" $(BIN)/pytest -q
 	$(BIN)/python bench/agi_load.py --smoke
 	$(BIN)/python bench/ivr_calls.py --smoke
