@@ -43,9 +43,18 @@ CHANNELS = 1
 
 # espeak-ng voice per prompt language (the language codes of prompts.yaml).
 ESPEAK_VOICES: Mapping[str, str] = MappingProxyType({"pl": "pl", "uk": "uk", "en": "en"})
-ESPEAK_SPEED = 150  # words per minute; espeak's 175 is fast for a phone line
+# espeak-ng's speed (-s) per language. Its "words per minute" are English words: at -s 150 our Polish texts
+# came out at 101 words a minute (Polish words are long) and Ukrainian at 133. Each voice has the setting
+# that gives a natural rate as measured on the built WAVs (recordings/README.md): Polish about 170 words a
+# minute, Ukrainian at the same 6-6.5 syllables a second, English about 165 words a minute.
+ESPEAK_SPEEDS: Mapping[str, int] = MappingProxyType({"pl": 250, "uk": 190, "en": 170})
+ESPEAK_DEFAULT_SPEED = 175  # espeak-ng's own default, for a language not listed above
 # What changes every synthesized file when it changes: part of the manifest, a change rebuilds everything.
-SYNTHESIZER = f"espeak-ng -s {ESPEAK_SPEED} | sox -R -r {SAMPLE_RATE} -c {CHANNELS} -b 16 -e signed"
+SYNTHESIZER = (
+    "espeak-ng -s "
+    + ",".join(f"{lang}={speed}" for lang, speed in ESPEAK_SPEEDS.items())
+    + f" | sox -R -r {SAMPLE_RATE} -c {CHANNELS} -b 16 -e signed"
+)
 
 Source = Literal["recorded", "synthesized"]
 # (text, language, output WAV path): writes an 8 kHz 16-bit mono WAV there.
@@ -153,12 +162,13 @@ class Manifest:
 def espeak_sox(text: str, language: str, out: Path) -> None:
     """Synthesize ``text`` with espeak-ng and convert it with sox to an 8 kHz 16-bit mono WAV at ``out``."""
     voice = ESPEAK_VOICES.get(language, language)
+    speed = ESPEAK_SPEEDS.get(language, ESPEAK_DEFAULT_SPEED)
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
             raise PromptError(f"{tool} is not installed (Debian: apt-get install -y espeak-ng sox)")
     with tempfile.TemporaryDirectory(prefix="prompt-", dir=out.parent) as scratch:
         raw = Path(scratch) / "espeak.wav"
-        _run(["espeak-ng", "-v", voice, "-s", str(ESPEAK_SPEED), "-b", "1", "--stdin", "-w", str(raw)], text)
+        _run(["espeak-ng", "-v", voice, "-s", str(speed), "-b", "1", "--stdin", "-w", str(raw)], text)
         _sox_to_telephone(raw, out)
 
 
