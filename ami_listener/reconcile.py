@@ -24,7 +24,7 @@ from typing import Any
 
 from hotline.call_recorder import CallRecorder
 from hotline.calls import NewCall
-from hotline.phone import normalise_caller
+from hotline.phone import is_presentation_restricted, normalise_caller
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class AsteriskCall:
     caller: str
     channel: str
     dialed: str
+    # The caller withheld their number (Asterisk's CALLERID(pres) said so).
+    withheld: bool = False
     ivr: dict[str, str] = field(default_factory=dict)
 
     def merged(self, other: AsteriskCall) -> AsteriskCall:
@@ -58,6 +60,7 @@ class AsteriskCall:
             caller=self.caller,
             channel=self.channel,
             dialed=other.dialed or self.dialed,
+            withheld=self.withheld or other.withheld,
             ivr={**self.ivr, **{k: v for k, v in other.ivr.items() if v}},
         )
 
@@ -103,6 +106,7 @@ def parse_record(line: str) -> AsteriskCall | None:
         caller=str(data.get("src", "")),
         channel=str(data.get("channel", ""))[:128],
         dialed=str(data.get("dst", ""))[:32],
+        withheld=is_presentation_restricted(str(data.get("hotline_pres", ""))),
         ivr={name: str(data.get(f"hotline_{name}", ""))[:32] for name in IVR_FIELDS},
     )
 
@@ -132,12 +136,19 @@ class Reconciler:
     """Applies Asterisk's record of the calls to the database, from where the last reading stopped."""
 
     def __init__(
-        self, record_file: Path, position_file: Path, recorder: CallRecorder, *, region: str
+        self,
+        record_file: Path,
+        position_file: Path,
+        recorder: CallRecorder,
+        *,
+        region: str,
+        keep_withheld: bool = True,
     ) -> None:
         self.record_file = record_file
         self.position_file = position_file
         self.recorder = recorder
         self.region = region
+        self.keep_withheld = keep_withheld
 
     def _position(self) -> Position:
         try:
@@ -194,7 +205,12 @@ class Reconciler:
             self.recorder.reconciled(
                 NewCall(
                     uniqueid=call.uniqueid,
-                    caller=normalise_caller(call.caller, self.region),
+                    caller=normalise_caller(
+                        call.caller,
+                        self.region,
+                        presentation_restricted=call.withheld,
+                        keep_restricted=self.keep_withheld,
+                    ),
                     linkedid=call.linkedid or None,
                     channel=call.channel,
                     dialed=call.dialed,

@@ -135,6 +135,7 @@ class Hotline:
             settings.state_dir / "cdr-position.json",
             self.recorder,
             region=settings.default_region,
+            keep_withheld=settings.keep_withheld_numbers,
         )
         self.listener = CallEventListener(
             self.listener_ami, self.recorder, settings, self.live, reconciler=reconciler

@@ -146,3 +146,14 @@ async def test_a_replaced_record_file_is_read_from_its_start(
 async def test_no_record_file_yet_is_no_error(recorder: CallRecorder, tmp_path: Path) -> None:
     reconciler = Reconciler(tmp_path / "missing.json", tmp_path / "position.json", recorder, region="PL")
     assert (await reconciler.run()).calls == 0
+
+
+async def test_a_withheld_number_stays_withheld(
+    recorder: CallRecorder, db_sessions: async_sessionmaker[AsyncSession], tmp_path: Path
+) -> None:
+    uniqueid = f"r-{uuid.uuid4().hex}"
+    cdr = tmp_path / "hotline-calls.json"
+    cdr.write_text(record(uniqueid, T0, T0 + timedelta(seconds=9), hotline_pres="prohib_not_screened"))
+    await Reconciler(cdr, tmp_path / "position.json", recorder, region="PL", keep_withheld=False).run()
+    call = await stored(db_sessions, uniqueid)
+    assert call is not None and call.caller_withheld and call.caller_number is None
