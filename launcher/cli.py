@@ -109,9 +109,17 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _prompts(settings: Settings, _args: argparse.Namespace) -> int:
+    from ivr.prompts.budget import check_built_prompts
     from launcher.runner import build_prompts
 
     out = build_prompts(settings)
+    report = check_built_prompts(settings)
+    print(report.table())
+    for overrun in report.overruns:
+        print(f"over budget: {overrun}", file=sys.stderr)
+    if not report.ok:
+        print(f"prompts built in {out}, but {len(report.overruns)} over budget", file=sys.stderr)
+        return 1
     print(f"prompts ready in {out}")
     return 0
 
@@ -240,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
     cli.add_argument("-x", "--execute", metavar="COMMAND", help="run one CLI command, e.g. 'queue show'")
 
     sub.add_parser("migrate", help="apply the database migrations")
-    sub.add_parser("prompts", help="generate the IVR prompts (espeak-ng + sox) from recordings/prompts.yaml")
+    sub.add_parser(
+        "prompts",
+        help="generate the IVR prompts (espeak-ng + sox) from recordings/prompts.yaml, report their lengths "
+        "and fail on one over budget",
+    )
 
     sub.add_parser(
         "purge",

@@ -1,14 +1,15 @@
 """The IVR's prompt texts: by id and language, from ``recordings/prompts.yaml`` (settings ``prompts_file``).
 
 :class:`PromptCatalog` is the validated file; the menu is checked against it at start, and
-:mod:`ivr.prompts.build` turns it into the WAVs Asterisk plays.
+:mod:`ivr.prompts.build` turns it into the WAVs Asterisk plays. Its optional ``budgets`` say how long a
+caller may have to listen (:class:`PromptBudgets`, checked by :mod:`ivr.prompts.budget`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -32,12 +33,28 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True, kw_only=True)
+class PromptBudgets:
+    """The longest a caller listens, in seconds of the built WAVs, in every language (``budgets:``)."""
+
+    prompt_s: float  # any single prompt
+    greeting_s: float  # the language node's intro: the greeting with the recording notice
+    menu_s: float  # a menu node's intro and prompts; the language node's intro and its choices
+    information_s: float  # a menu node with a topic: its intro and prompts...
+    consultant_within_s: float  # ...where one of consultant_prompts starts this early
+    consultant_prompts: tuple[str, ...]  # "press 0 for a consultant"
+
+
+_BUDGET_SECONDS = ("prompt_s", "greeting_s", "menu_s", "information_s", "consultant_within_s")
+
+
 @dataclass(frozen=True)
 class PromptCatalog:
     """Every text the IVR says: ``text(prompt_id, language)``. Built by :meth:`load` or :meth:`from_data`."""
 
     languages: tuple[str, ...]
     texts: Mapping[str, Mapping[str, str]]
+    budgets: PromptBudgets | None = None
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -62,9 +79,12 @@ class PromptCatalog:
 
     @classmethod
     def from_data(cls, data: Any, *, origin: str = "prompts") -> PromptCatalog:
-        """Validate parsed YAML: every prompt has a non-empty text in every language, and nothing else."""
-        if not isinstance(data, dict) or set(data) != {"languages", "prompts"}:
-            raise PromptError(f"{origin}: expected a mapping with exactly 'languages' and 'prompts'")
+        """Validate parsed YAML: every prompt has a non-empty text in every language, budgets if any, and
+        nothing else."""
+        if not isinstance(data, dict) or not {"languages", "prompts"} <= set(data) <= _TOP_FIELDS:
+            raise PromptError(
+                f"{origin}: expected a mapping with exactly 'languages' and 'prompts' (and maybe 'budgets')"
+            )
         languages = data["languages"]
         if (
             not isinstance(languages, list)
@@ -94,4 +114,27 @@ class PromptCatalog:
                     raise PromptError(f"{origin}: prompt {prompt_id!r} has no {lang!r} text")
                 checked[lang] = normalize_text(text)
             texts[prompt_id] = MappingProxyType(checked)
-        return cls(languages=tuple(languages), texts=MappingProxyType(texts))
+        budgets = None if data.get("budgets") is None else _budgets(data["budgets"], texts, origin)
+        return cls(languages=tuple(languages), texts=MappingProxyType(texts), budgets=budgets)
+
+
+_TOP_FIELDS = frozenset({"languages", "prompts", "budgets"})
+
+
+def _budgets(data: Any, prompt_ids: Collection[str], origin: str) -> PromptBudgets:
+    fields = (*_BUDGET_SECONDS, "consultant_prompts")
+    if not isinstance(data, dict) or set(data) != set(fields):
+        raise PromptError(f"{origin}: 'budgets' must give exactly {', '.join(fields)}")
+    seconds: dict[str, float] = {}
+    for name in _BUDGET_SECONDS:
+        value = data[name]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 3600:
+            raise PromptError(f"{origin}: budgets.{name} must be a number of seconds above 0, not {value!r}")
+        seconds[name] = float(value)
+    consultant = data["consultant_prompts"]
+    if not isinstance(consultant, list) or not consultant or len(set(map(str, consultant))) < len(consultant):
+        raise PromptError(f"{origin}: budgets.consultant_prompts must list distinct prompt ids")
+    unknown = [str(prompt_id) for prompt_id in consultant if prompt_id not in prompt_ids]
+    if unknown:
+        raise PromptError(f"{origin}: budgets.consultant_prompts names unknown prompt(s) {unknown}")
+    return PromptBudgets(**seconds, consultant_prompts=tuple(consultant))

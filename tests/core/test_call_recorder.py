@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.call_recorder import CallRecorder, Change, entered_change
 from hotline.calls import NewCall
@@ -28,14 +28,6 @@ def new_call(number: str = "+48600100200", **kwargs: object) -> NewCall:
 async def stored(sessions: async_sessionmaker[AsyncSession], uniqueid: str) -> Call | None:
     async with sessions() as session:
         return await session.scalar(select(Call).where(Call.uniqueid == uniqueid))
-
-
-@pytest.fixture
-async def recorder(db_engine: AsyncEngine) -> CallRecorder:
-    recorder = CallRecorder(db_engine)
-    recorder.start()
-    yield recorder  # type: ignore[misc]
-    await recorder.close()
 
 
 async def test_a_whole_call_written_in_one_batch_keeps_its_story(

@@ -14,13 +14,13 @@ import json
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami_listener import CallEventListener
 from hotline.ami import AmiEvent, parse_event
@@ -52,25 +52,6 @@ class TraceSource:
 
     def unsubscribe(self, queue: asyncio.Queue[AmiEvent]) -> None:
         self.queues.remove(queue)
-
-
-@pytest.fixture
-async def recorder(db_engine: AsyncEngine) -> AsyncIterator[CallRecorder]:
-    recorder = CallRecorder(db_engine)
-    recorder.start()
-    yield recorder
-    await recorder.close()
-
-
-@pytest.fixture
-async def live() -> AsyncIterator[LiveState]:
-    live = LiveState(REDIS_URL, prefix=f"hotline-replay-{uuid.uuid4().hex[:8]}")
-    if not await live.ping():
-        pytest.skip("Redis does not answer at " + REDIS_URL)
-    live.start()
-    yield live
-    await live.clear()
-    await live.close()
 
 
 @pytest.fixture

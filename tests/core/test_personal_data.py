@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -140,17 +138,6 @@ async def test_export_holds_everything_about_a_number_in_any_typed_form(db_sessi
 async def test_export_refuses_what_is_not_a_number(db_sessions: Sessions) -> None:
     with pytest.raises(NotAPhoneNumber):
         await export_number(db_sessions, "nobody")
-
-
-@pytest.fixture
-async def live() -> AsyncIterator[LiveState]:
-    live = LiveState(REDIS_URL, prefix=f"hotline-erase-{uuid.uuid4().hex[:8]}")
-    if not await live.ping():
-        pytest.skip("Redis does not answer at " + REDIS_URL)
-    live.start()
-    yield live
-    await live.clear()
-    await live.close()
 
 
 async def test_erase_leaves_no_trace_of_the_number(db_sessions: Sessions, live: LiveState) -> None:

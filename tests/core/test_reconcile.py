@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ami_listener.reconcile import BadRecord, Reconciler, merge, parse_record
 from hotline.call_recorder import CallRecorder
@@ -41,14 +40,6 @@ def record(uniqueid: str, start: datetime, end: datetime, **extra: object) -> st
         **extra,
     }
     return json.dumps(line) + "\n"
-
-
-@pytest.fixture
-async def recorder(db_engine: AsyncEngine) -> AsyncIterator[CallRecorder]:
-    recorder = CallRecorder(db_engine)
-    recorder.start()
-    yield recorder
-    await recorder.close()
 
 
 async def stored(sessions: async_sessionmaker[AsyncSession], uniqueid: str) -> Call | None:

@@ -1,4 +1,4 @@
-"""scripts/asterisk-root.sh clears the scratch roots of interrupted runs, never one that another run builds."""
+"""scripts/asterisk-root.sh clears the scratch roots of interrupted runs, never one another run builds."""
 
 from __future__ import annotations
 

@@ -257,7 +257,7 @@ async def test_wrong_keys_at_the_language_choice_fall_back_to_polish(hotline: Ho
 
 
 async def test_a_silent_caller_ends_in_the_consultant_queue(hotline: Hotline, clock: Clock) -> None:
-    # Polish is chosen, then nothing: the main menu (≈ 45 s of prompts) is said max_tries times, with a
+    # Polish is chosen, then nothing: the main menu (≈ 11 s of prompts) is said max_tries times, with a
     # 5 s wait after each; the caller is then transferred, never hung up on.
     main = menu_node("main")
     result = await call(hotline, ["1"], until="queue", timeout=300)

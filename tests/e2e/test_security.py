@@ -117,7 +117,7 @@ async def test_the_services_ami_user_may_not_do_more_than_the_services_need(
     await ami.start()
     try:
         await ami.wait_connected()
-        with pytest.raises(AmiError, match="ermission denied|Access Forbidden"):
+        with pytest.raises(AmiError, match=r"ermission denied|Access Forbidden"):
             await ami.send(_Raw(name=name, headers_=headers))
     finally:
         await ami.close()

@@ -107,6 +107,13 @@ def test_unknown_prompts_and_languages_are_key_errors() -> None:
         catalog.text("greeting", "de")
 
 
+ONE = {"languages": ["pl"], "prompts": {"hint": {"pl": "Konsultant – naciśnij 0."}}}
+BUDGETS = {
+    "prompt_s": 15, "greeting_s": 12, "menu_s": 15, "information_s": 25, "consultant_within_s": 10,
+    "consultant_prompts": ["hint"],
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [
@@ -121,12 +128,38 @@ def test_unknown_prompts_and_languages_are_key_errors() -> None:
         ({"languages": ["pl", "pl"], "prompts": {"a": {"pl": "x"}}}, "distinct"),
         ({"languages": ["pl"], "prompts": {}}, "'prompts' must be a non-empty mapping"),
         ({"prompts": {}}, "exactly 'languages' and 'prompts'"),
+        ({**ONE, "limits": {}}, "exactly 'languages' and 'prompts'"),
+        ({**ONE, "budgets": {**BUDGETS, "menu_s": 0}}, "budgets.menu_s must be a number of seconds above 0"),
+        ({**ONE, "budgets": {**BUDGETS, "menu_s": "15 s"}}, "budgets.menu_s must be a number of seconds"),
+        ({**ONE, "budgets": {**BUDGETS, "menu_s": True}}, "budgets.menu_s must be a number of seconds"),
+        ({**ONE, "budgets": {**BUDGETS, "extra_s": 1}}, "'budgets' must give exactly prompt_s, greeting_s"),
+        ({**ONE, "budgets": {k: v for k, v in BUDGETS.items() if k != "prompt_s"}}, "'budgets' must give"),
+        ({**ONE, "budgets": {**BUDGETS, "consultant_prompts": []}}, "consultant_prompts must list distinct"),
+        ({**ONE, "budgets": {**BUDGETS, "consultant_prompts": ["hint", "hint"]}}, "must list distinct"),
+        ({**ONE, "budgets": {**BUDGETS, "consultant_prompts": ["hnit"]}}, "names unknown prompt(s) ['hnit']"),
     ],
 )  # fmt: skip
 def test_an_invalid_catalog_is_refused(data: object, message: str) -> None:
     with pytest.raises(PromptError) as caught:
         PromptCatalog.from_data(data)
     assert message in str(caught.value)
+
+
+def test_the_hotline_catalog_has_its_budgets() -> None:
+    budgets = PromptCatalog.load(DEFAULT_SOURCE).budgets
+
+    assert budgets is not None
+    assert (budgets.greeting_s, budgets.menu_s, budgets.information_s, budgets.consultant_within_s) == (
+        12, 15, 25, 10,
+    )  # fmt: skip
+    assert budgets.prompt_s == 15
+    assert "hint_consultant_topic" in budgets.consultant_prompts
+
+
+def test_budgets_are_optional_and_read_as_seconds() -> None:
+    assert PromptCatalog.from_data(ONE).budgets is None
+    budgets = PromptCatalog.from_data({**ONE, "budgets": {**BUDGETS, "menu_s": 14.5}}).budgets
+    assert budgets is not None and budgets.menu_s == 14.5 and budgets.consultant_prompts == ("hint",)
 
 
 def test_a_prompt_defined_twice_is_refused(tmp_path: Path) -> None:

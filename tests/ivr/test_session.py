@@ -44,8 +44,8 @@ MENU = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
 HOURS = load_hours()
 
 # The prompts of the main menu and of a topic, in Polish, as the caller hears them.
-MAIN = ["pl/main_menu", "pl/hint_consultant", "pl/hint_navigation"]
-JOBS = ["pl/info_jobs", "pl/topic_options", "pl/hint_consultant_topic", "pl/hint_navigation"]
+MAIN = ["pl/main_menu", "pl/hint_consultant"]
+JOBS = ["pl/info_jobs", "pl/hint_consultant_topic", "pl/info_jobs_details", "pl/topic_options"]
 WELCOME = ["pl/greeting", "pl/language_choice", "uk/language_choice", "en/language_choice"]
 
 
@@ -133,8 +133,8 @@ async def test_languages_are_offered_in_their_own_language_and_the_greeting_is_r
     assert channel.prompts == [
         *WELCOME,
         "uk/greeting",  # the recording notice again, in a language the caller understands
-        "uk/main_menu", "uk/hint_consultant", "uk/hint_navigation",
-        "uk/info_employers", "uk/topic_options", "uk/hint_consultant_topic", "uk/hint_navigation",
+        "uk/main_menu", "uk/hint_consultant",
+        "uk/info_employers", "uk/hint_consultant_topic", "uk/info_employers_details", "uk/topic_options",
         "uk/transfer",
     ]  # fmt: skip
     assert journal.languages == ["uk"]
@@ -203,7 +203,7 @@ async def test_hash_from_the_main_menu_returns_to_the_language_choice() -> None:
 
     assert result == IvrResult(Outcome.QUEUED, "training", "en", "training")
     # Back at the language choice: the choices again, without the greeting.
-    assert channel.prompts[len(WELCOME) + 3 : len(WELCOME) + 7] == [
+    assert channel.prompts[len(WELCOME) + len(MAIN) : len(WELCOME) + len(MAIN) + 4] == [
         "pl/language_choice", "uk/language_choice", "en/language_choice", "en/greeting",
     ]  # fmt: skip
     assert journal.languages == ["pl", "en"]
@@ -491,7 +491,7 @@ async def test_hang_up_at_the_greeting() -> None:
 
 
 async def test_hanging_up_after_the_information_counts_as_self_service() -> None:
-    result, _, journal = await call([*presses("1", "5"), HangUp(during="hint_navigation")])
+    result, _, journal = await call([*presses("1", "5"), HangUp(during="topic_options")])
 
     assert result == IvrResult(Outcome.SELF_SERVICE, None, "pl", "employers")
     assert journal.finished == [("self_service", None)]
