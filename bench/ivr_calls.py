@@ -296,6 +296,8 @@ class Call:
 def first_prompt(event: AmiEvent) -> str | None:
     """The first prompt a play command or application starts with, as a bare prompt id."""
     if isinstance(event, AgiExec):
+        if event.phase != "start":
+            return None  # each command is announced twice (start and end): count it once
         try:
             words = shlex.split(event.command)
         except ValueError:
