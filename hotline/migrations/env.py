@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from hotline.db.engine import create_engine
 from hotline.db.models import Base
+from hotline.offers import models as _offers  # noqa: F401  (the offers' tables, for autogenerate)
 
 config = context.config
 target_metadata = Base.metadata
