@@ -9,6 +9,7 @@ though the prompts are long; only the timeout test waits for the prompts to end.
 from __future__ import annotations
 
 import logging
+import wave
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -489,12 +490,13 @@ async def test_in_the_evening_a_consultant_becomes_a_call_back(hotline: Hotline,
     )
     assert request.call_id == stored.id
 
-    # The same caller asks again (declining the returning-caller offer, "2"): still one pending request.
-    again = await call(hotline, ["1", "2", "0", "1", "1", "1"], caller=caller)
+    # The same caller asks again ("0" at the returning-caller offer is the main menu's "0", a consultant):
+    # still one pending request.
+    again = await call(hotline, ["1", "0", "1", "1", "1"], caller=caller)
     assert again.hung_up and again.queue is None, again.describe()
     second = await stored_call(hotline, again)
     assert second.outcome == "callback_requested"
-    assert ("returning", "2") in await stored_steps(hotline, second)
+    assert ("returning", "0") in await stored_steps(hotline, second)
     requests = await callback_requests(hotline, caller)
     assert [(r.number, r.topic, r.status) for r in requests] == [(caller, "general", "pending")]
     assert requests[0].call_id == stored.id
@@ -520,7 +522,7 @@ async def test_declining_consent_stores_no_call_back(hotline: Hotline, clock: Cl
     assert result.queue is None and result.hung_up, result.describe()
     assert result.prompt_played("callback_not_registered")
     stored = await stored_call(hotline, result)
-    assert (stored.outcome, stored.topic) == ("self_service", "jobs")
+    assert (stored.outcome, stored.topic) == ("callback_declined", "jobs")
     assert await callback_requests(hotline, caller) == []
 
 
@@ -541,8 +543,8 @@ async def test_a_returning_caller_continues_with_the_topic(hotline: Hotline, clo
     first_call = await stored_call(hotline, first)
     assert first_call.topic == "jobs"
 
-    # Next call: Polish, then "1" to the offer to continue with job offers, then "0" for a consultant.
-    second = await call(hotline, ["1", "1", "0"], caller=caller)
+    # Next call: Polish, then "9" to the offer to continue with job offers, then "0" for a consultant.
+    second = await call(hotline, ["1", "9", "0"], caller=caller)
     assert second.queue == "jobs", second.describe()
     assert "returning_offer" in second.prompts
     assert "main_menu" not in second.prompts, second.describe()
@@ -553,7 +555,7 @@ async def test_a_returning_caller_continues_with_the_topic(hotline: Hotline, clo
         ("welcome", None),
         ("welcome", "1"),
         ("returning", None),
-        ("returning", "1"),
+        ("returning", "9"),
         ("jobs", None),
         ("jobs", "0"),
         ("to_jobs", None),
@@ -567,13 +569,13 @@ async def test_a_returning_caller_can_go_back_to_the_main_menu(hotline: Hotline,
     assert (await stored_call(hotline, first)).topic == "training"
 
     # Continue with training, then `#`: back to the main menu (not to the offer), then a consultant.
-    second = await call(hotline, ["1", "1", "#", "0"], caller=caller)
+    second = await call(hotline, ["1", "9", "#", "0"], caller=caller)
     assert second.queue == "consultant", second.describe()
     stored = await stored_call(hotline, second)
     steps = await stored_steps(hotline, stored)
     assert steps[2:] == [
         ("returning", None),
-        ("returning", "1"),
+        ("returning", "9"),
         ("training", None),
         ("training", "#"),
         ("main", None),
@@ -588,3 +590,59 @@ async def test_a_first_time_caller_gets_no_offer(hotline: Hotline, clock: Clock)
     stored = await stored_call(hotline, result)
     assert stored.previous_call_id is None
     assert all(node != "returning" for node, _ in await stored_steps(hotline, stored))
+
+
+@pytest.mark.parametrize("key", ["1", "2", "6"])
+async def test_a_returning_caller_typing_ahead_reaches_the_topic_typed(
+    hotline: Hotline, clock: Clock, key: str
+) -> None:
+    """Keys typed for the main menu mean the main menu: the offer takes none of them."""
+    caller = random_caller()
+    first = await call(hotline, ["1", "4", "0"], caller=caller)
+    assert first.queue == "abroad", first.describe()
+    await stored_call(hotline, first)
+
+    target = menu_node("main").options[key]
+    second = await call(hotline, ["1", key, "0"], caller=caller, until="queue")
+    assert second.queue == queue_of(menu_node(target).options["0"]), second.describe()
+    stored = await stored_call(hotline, second)
+    steps = await stored_steps(hotline, stored)
+    assert ("main", key) in steps and (target, None) in steps, steps
+
+
+def heard_seconds(hotline: Hotline, result: CallResult) -> float:
+    """How long the prompts the caller heard and the waits for a key take, by the prompt files and the
+    timeouts the IVR asked for: what a caller who presses nothing sits through, whatever the machine."""
+    total = 0.0
+    for command in result.commands:
+        if command.command == "WAIT FOR DIGIT":
+            total += int(command.args[0]) / 1000
+        elif command.prompt is not None:
+            language = command.args[0].rsplit("/", 2)[-2]  # …/sounds/<language>/<prompt>
+            with wave.open(str(hotline.settings.prompts_dir / language / f"{command.prompt}.wav")) as wav:
+                total += wav.getnframes() / wav.getframerate()
+    return total
+
+
+async def test_a_caller_who_presses_nothing_reaches_a_consultant_within_a_minute(
+    hotline: Hotline, clock: Clock
+) -> None:
+    result = await call(hotline, [], until="queue", timeout=180)
+
+    assert result.queue == "consultant", result.describe()
+    assert result.prompts.count("main_menu") == 1
+    assert heard_seconds(hotline, result) <= 60, result.describe()
+    stored = await stored_call(hotline, result)
+    assert (stored.outcome, stored.queue) == ("queued", "consultant")
+
+
+async def test_a_caller_who_presses_nothing_after_hours_hears_the_hours_and_the_offer_once(
+    hotline: Hotline, clock: Clock
+) -> None:
+    clock.at = EVENING
+    result = await call(hotline, [], until="hangup", timeout=180)
+
+    assert result.hung_up and result.queue is None, result.describe()
+    assert result.prompts.count("closed") == 1 and result.prompts.count("callback_offer") == 1
+    stored = await stored_call(hotline, result)
+    assert stored.outcome == "no_input"
