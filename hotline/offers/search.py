@@ -3,9 +3,14 @@
 ``search_backend(engine)`` picks by the engine's dialect: SQLite FTS5 (the default database) or PostgreSQL
 full-text search. Both search the same terms (``hotline.offers.text``): every typed word must match (any of
 its lemmas, or as a prefix while it is being typed) in the occupation, employer, description or place of an
-offer. Filters (place, working time) are terms of the same index, so the text index narrows by them too.
-Results are ranked: the caller's powiat, then its neighbours, then the voivodeship, then the rest; fresher
-offers first within each; every hit says which fields matched and how near it is.
+offer. Results are ranked: the caller's powiat, then its neighbours, then the voivodeship, then the rest;
+fresher offers first within each; every hit says which fields matched and how near it is.
+
+Each of those tiers is searched on its own, nearest first, for its newest matches only, until the page is
+full, so that a broad query (tens of thousands of matches at a million offers) never fetches and sorts all
+of them: SQLite reads them in order straight from the FTS5 index, whose rowids sort newest first, with the
+place and working time as facet terms of the same index; PostgreSQL reads the tier's newest offers in
+order from a B-tree and asks the GIN index only when those hold too few matches (see the backends).
 
 Only bound parameters reach the database: the match expression is built from folded ``[a-z0-9]`` terms,
 each one quoted, never from the raw text.
@@ -18,8 +23,21 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, Select, Table, case, func, literal, literal_column, or_, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    RowMapping,
+    Select,
+    Table,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    union_all,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hotline.offers.importer import TABLES
 from hotline.offers.models import TERM_COLUMNS, offer_reference, parse_reference
@@ -39,6 +57,13 @@ FIELDS = {
     "terms_place": "place",
 }
 TIERS = ("powiat", "neighbour", "voivodeship", "elsewhere")
+EPOCH = date(1970, 1, 1)
+# The offer's id in the low 32 bits of its FTS5 rowid (see search_rowid).
+ID_MASK = 2**32 - 1
+# Candidates read beyond the page, for offers past their date that the next import will withdraw.
+CANDIDATE_MARGIN = 10
+# PostgreSQL: how many of a tier's newest offers are read in order before the GIN index is asked.
+PROBE = 3000
 
 
 @dataclass(frozen=True)
@@ -108,98 +133,115 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _facet_groups(query: OfferQuery) -> list[list[str]]:
-    """Filter terms: each group is an OR of terms, the groups are ANDed with the words."""
-    groups: list[list[str]] = []
+@dataclass(frozen=True)
+class Tier:
+    """One rank of nearness, searched on its own: offers in ``powiats`` (any, when empty) and ``voivodeship``,
+    outside ``not_powiats`` and ``not_voivodeship``."""
+
+    number: int
+    powiats: tuple[str, ...] = ()
+    voivodeship: str | None = None
+    not_powiats: tuple[str, ...] = ()
+    not_voivodeship: str | None = None
+
+
+def tiers(query: OfferQuery) -> list[Tier]:
+    """The tiers the query's place and scope take in, nearest first; they do not overlap."""
     places = load_places()
-    if query.powiat and query.scope != "country":
-        area = [f"p{query.powiat}"]
-        if query.scope in ("neighbours", "voivodeship"):
-            area += [f"p{n}" for n in sorted(places.neighbours(query.powiat))]
-        if query.scope == "voivodeship":
-            area.append(f"v{query.area_voivodeship}")
-        groups.append(area)
-    elif query.voivodeship and query.scope != "country":
-        groups.append([f"v{query.voivodeship}"])
-    if query.working_time and query.kind == "job_offer":
-        groups.append([f"t{query.working_time.replace('_', '')}"])
-    return groups
+    voivodeship = query.area_voivodeship
+    if query.powiat:
+        found = [Tier(0, powiats=(query.powiat,))]
+        neighbours = tuple(sorted(places.neighbours(query.powiat) - {query.powiat}))
+        if neighbours and query.scope != "powiat":
+            found.append(Tier(1, powiats=neighbours))
+        near = (query.powiat, *neighbours)
+        if query.scope in ("voivodeship", "country"):
+            found.append(Tier(2, voivodeship=voivodeship, not_powiats=near))
+        if query.scope == "country":
+            found.append(Tier(3, not_powiats=near, not_voivodeship=voivodeship))
+        return found
+    if voivodeship:
+        found = [Tier(2, voivodeship=voivodeship)]
+        if query.scope == "country":
+            found.append(Tier(3, not_voivodeship=voivodeship))
+        return found
+    return [Tier(3)]
 
 
-def fts5_expression(words: Sequence[QueryWord], facets: Sequence[Sequence[str]]) -> str:
-    """An FTS5 MATCH expression: each word an OR of its quoted terms (and prefix), all ANDed."""
+def search_rowid(published_on: date, offer_id: int) -> int:
+    """The FTS5 rowid of an offer (migration 0003): it sorts newest first, then by id, as results do."""
+    return ((published_on - EPOCH).days << 32) + offer_id
+
+
+def fts5_expression(words: Sequence[QueryWord], tier: Tier, working_time: str | None = None) -> str | None:
+    """An FTS5 MATCH expression: each word an OR of its quoted terms (and prefix), all ANDed, with the tier's
+    place and the working time as facet terms; None when there is nothing to match (every offer)."""
     groups = []
     for word in words:
         options = [_quote(term) for term in word.terms]
         if word.prefix:
             options.append(_quote(word.prefix) + "*")
-        groups.append("(" + " OR ".join(options) + ")")
-    groups += ["(" + " OR ".join(_quote(term) for term in group) + ")" for group in facets]
-    return " AND ".join(groups)
+        groups.append(options)
+    if tier.powiats:
+        groups.append([_quote(f"p{code}") for code in tier.powiats])
+    if tier.voivodeship:
+        groups.append([_quote(f"v{tier.voivodeship}")])
+    if working_time:
+        groups.append([_quote(f"t{working_time.replace('_', '')}")])
+    excluded = [_quote(f"p{code}") for code in tier.not_powiats]
+    if tier.not_voivodeship:
+        excluded.append(_quote(f"v{tier.not_voivodeship}"))
+    if not groups:
+        if not excluded:
+            return None
+        # Every offer has its voivodeship's term: all of them but the excluded one stand for "anywhere else".
+        groups.append([_quote(f"v{code}") for code in sorted(load_places().voivodeships)])
+    expression = " AND ".join("(" + " OR ".join(options) + ")" for options in groups)
+    if excluded:
+        expression = f"({expression}) NOT ({' OR '.join(excluded)})"
+    return expression
 
 
-def tsquery_expression(words: Sequence[QueryWord], facets: Sequence[Sequence[str]]) -> str:
-    """The same for PostgreSQL's ``to_tsquery('simple', …)``: terms are ``[a-z0-9]`` only."""
+def tsquery_expression(words: Sequence[QueryWord]) -> str | None:
+    """The words for PostgreSQL's ``to_tsquery('simple', …)``: terms are ``[a-z0-9]`` only."""
     groups = []
     for word in words:
         options = list(word.terms)
         if word.prefix:
             options.append(word.prefix + ":*")
         groups.append("(" + " | ".join(options) + ")")
-    groups += ["(" + " | ".join(group) + ")" for group in facets]
-    return " & ".join(groups)
+    return " & ".join(groups) or None
 
 
 class _SqlSearch:
-    """What both backends share; each one says how the text index is asked (:meth:`_text_match`)."""
+    """What both backends share: the tiers are searched one after the other, nearest first, each for its
+    newest offers, until the page is full; each backend says how one tier is read (:meth:`_tier_rows`)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    def _text_match(
-        self, table: Table, words: Sequence[QueryWord], facets: list[list[str]]
-    ) -> ColumnElement[bool]:
+    async def _tier_rows(
+        self,
+        conn: AsyncConnection,
+        query: OfferQuery,
+        words: Sequence[QueryWord],
+        tier: Tier,
+        need: int,
+        today: date,
+    ) -> Sequence[RowMapping]:
         raise NotImplementedError
 
-    def _statement(self, query: OfferQuery, words: list[QueryWord], today: date) -> Select[Any]:
-        table = TABLES[query.kind]
-        places = load_places()
+    @staticmethod
+    def _live(table: Table, query: OfferQuery, today: date) -> list[ColumnElement[bool]]:
         c = table.c
-        tiers: list[tuple[ColumnElement[bool], int]] = []
-        if query.powiat:
-            tiers.append((c.powiat == query.powiat, 0))
-            neighbours = sorted(places.neighbours(query.powiat))
-            if neighbours:
-                tiers.append((c.powiat.in_(neighbours), 1))
-        if query.area_voivodeship:
-            tiers.append((c.voivodeship == query.area_voivodeship, 2))
-        tier = case(*tiers, else_=literal(3)) if tiers else literal(3)
-        statement = select(table, tier.label("tier")).where(c.withdrawn_at.is_(None), c.valid_until >= today)
-        facets = _facet_groups(query)
-        if words:
-            statement = statement.where(self._text_match(table, words, facets))
-        else:
-            statement = statement.where(*self._column_filters(table, query))
+        conditions = [c.withdrawn_at.is_(None), c.valid_until >= today]
         if query.fresh_days is not None:
-            statement = statement.where(c.published_on >= today - timedelta(days=query.fresh_days))
-        return statement.order_by(tier, c.published_on.desc(), c.id.desc()).limit(query.limit)
+            conditions.append(c.published_on >= today - timedelta(days=query.fresh_days))
+        return conditions
 
     @staticmethod
-    def _column_filters(table: Table, query: OfferQuery) -> list[ColumnElement[bool]]:
-        c = table.c
-        filters: list[ColumnElement[bool]] = []
-        if query.powiat and query.scope != "country":
-            area: list[ColumnElement[bool]] = [c.powiat == query.powiat]
-            if query.scope in ("neighbours", "voivodeship"):
-                area.append(c.powiat.in_(sorted(load_places().neighbours(query.powiat))))
-            if query.scope == "voivodeship":
-                area.append(c.voivodeship == query.area_voivodeship)
-            filters.append(or_(*area))
-        elif query.voivodeship and query.scope != "country":
-            filters.append(c.voivodeship == query.voivodeship)
-        if query.working_time and query.kind == "job_offer":
-            filters.append(c.working_time == query.working_time)
-        return filters
+    def _working_time(query: OfferQuery) -> str | None:
+        return query.working_time if query.kind == "job_offer" else None
 
     async def search(self, query: OfferQuery, today: date) -> list[OfferHit]:
         reference = parse_reference(query.text)
@@ -209,20 +251,32 @@ class _SqlSearch:
         if query.text.strip() and not words:
             return []
         async with self.engine.connect() as conn:
-            rows = (await conn.execute(self._statement(query, words, today))).mappings().all()
-        return [_hit(query.kind, row, words, query) for row in rows]
+            found = await self._rows(conn, query, words, today)
+        return [_hit(query.kind, row, tier, words, query) for tier, row in found[: query.limit]]
+
+    async def _rows(
+        self, conn: AsyncConnection, query: OfferQuery, words: Sequence[QueryWord], today: date
+    ) -> list[tuple[int, RowMapping]]:
+        """``(tier, row)`` of the results in order: the tiers one after the other until the page is full."""
+        found: list[tuple[int, RowMapping]] = []
+        for tier in tiers(query):
+            rows = await self._tier_rows(conn, query, words, tier, query.limit - len(found), today)
+            found.extend((tier.number, row) for row in rows)
+            if len(found) >= query.limit:
+                break
+        return found
 
     async def _by_reference(self, kind: str, offer_id: int, today: date) -> list[OfferHit]:
         table = TABLES[kind]
         if offer_id > 2**31 - 1:
             return []
-        statement = select(table, literal(3).label("tier")).where(table.c.id == offer_id)
+        statement = select(table).where(table.c.id == offer_id)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(statement)).mappings().all()
-        return [_hit(kind, row, [], OfferQuery(kind=kind)) for row in rows]
+        return [_hit(kind, row, 3, [], OfferQuery(kind=kind)) for row in rows]
 
 
-def _hit(kind: str, row: Any, words: list[QueryWord], query: OfferQuery) -> OfferHit:
+def _hit(kind: str, row: Any, tier: int, words: Sequence[QueryWord], query: OfferQuery) -> OfferHit:
     places = load_places()
     powiat = places.powiat(row["powiat"])
     matched_fields = tuple(
@@ -262,37 +316,177 @@ def _hit(kind: str, row: Any, words: list[QueryWord], query: OfferQuery) -> Offe
         powiat_name=powiat.name if powiat else row["powiat"],
         published_on=row["published_on"],
         valid_until=row["valid_until"],
-        place_tier=TIERS[int(row["tier"])] if has_place else None,
+        place_tier=TIERS[tier] if has_place else None,
         matched=matched_fields,
         details=details,
     )
 
 
 class Fts5Search(_SqlSearch):
-    """SQLite: the ``<table>_fts`` FTS5 index (external content, kept by triggers)."""
+    """SQLite: the ``<table>_fts`` FTS5 index (migration 0003), whose rowids sort newest first: the newest
+    matches of a tier are read from the index alone, then only those offers are fetched."""
 
-    def _text_match(
-        self, table: Table, words: Sequence[QueryWord], facets: list[list[str]]
-    ) -> ColumnElement[bool]:
+    async def _tier_rows(
+        self,
+        conn: AsyncConnection,
+        query: OfferQuery,
+        words: Sequence[QueryWord],
+        tier: Tier,
+        need: int,
+        today: date,
+    ) -> Sequence[RowMapping]:
+        table = TABLES[query.kind]
+        expression = fts5_expression(words, tier, self._working_time(query))
+        if expression is None:
+            statement = (
+                select(table)
+                .where(*self._live(table, query, today))
+                .order_by(table.c.published_on.desc(), table.c.id.desc())
+                .limit(need)
+            )
+            return (await conn.execute(statement)).mappings().all()
         fts = f"{table.name}_fts"
-        expression = fts5_expression(words, facets)
-        matches = (
-            select(text("rowid"))
-            .select_from(text(fts))
-            .where(text(f"{fts} MATCH :match").bindparams(match=expression))
+        oldest = today - timedelta(days=query.fresh_days) if query.fresh_days is not None else EPOCH
+        candidates = text(
+            f"SELECT rowid FROM {fts} WHERE {fts} MATCH :match AND rowid >= :lowest AND rowid < :below "
+            "ORDER BY rowid DESC LIMIT :batch"
         )
-        return table.c.id.in_(matches)
+        found: list[RowMapping] = []
+        below = 2**63 - 1
+        batch = need + CANDIDATE_MARGIN
+        while len(found) < need:
+            rowids = (
+                (
+                    await conn.execute(
+                        candidates,
+                        {
+                            "match": expression,
+                            "lowest": search_rowid(oldest, 0),
+                            "below": below,
+                            "batch": batch,
+                        },
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not rowids:
+                break
+            ids = [rowid & ID_MASK for rowid in rowids]
+            statement = select(table).where(table.c.id.in_(ids), *self._live(table, query, today))
+            by_id = {row["id"]: row for row in (await conn.execute(statement)).mappings()}
+            found.extend(by_id[i] for i in ids if i in by_id)
+            if len(rowids) < batch:
+                break
+            # Offers not valid any more (withdrawn by the next import) took places: read further.
+            below = rowids[-1]
+            batch *= 2
+        return found[:need]
 
 
 class PostgresSearch(_SqlSearch):
-    """PostgreSQL: the generated ``search_vector`` column and its GIN index."""
+    """PostgreSQL: the generated ``search_vector`` column and its GIN index (offers on offer only), and
+    B-tree indexes on (place, published_on, id) that carry the filtered columns (migration 0003).
 
-    def _text_match(
-        self, table: Table, words: Sequence[QueryWord], facets: list[list[str]]
-    ) -> ColumnElement[bool]:
-        expression = tsquery_expression(words, facets)
-        vector: ColumnElement[Any] = literal_column(f"{table.name}.search_vector")
-        return vector.bool_op("@@")(func.to_tsquery("simple", expression))
+    A tier's newest offers are read in order from a B-tree (index only, at most ``PROBE`` of them), and each
+    is checked against the words until the page is full: a broad query ("spawacz" in the whole country,
+    tens of thousands of matches) is done after a few hundred offers instead of fetching and sorting all
+    its matches. Only when those newest offers hold too few matches does the GIN index find them all (few,
+    then), and those are sorted. The check is written as ``ts_match_vq`` so that the planner cannot trade
+    the ordered read for the GIN index on its own estimate: words that go together ("kierowca ciągnika
+    siodłowego") match far more offers than it expects. The GIN part of a tier's statement runs only when
+    the probe came back short (a one-time filter on its count).
+    """
+
+    async def _rows(
+        self, conn: AsyncConnection, query: OfferQuery, words: Sequence[QueryWord], today: date
+    ) -> list[tuple[int, RowMapping]]:
+        # The never-run part of a tier's statement is costed high on a large table, which would switch JIT
+        # compilation on: some 60 ms, for a statement that takes a few. And each statement is planned for its
+        # own words and place: a prepared statement's generic plan, made for any words, is slower.
+        settings = {"jit": "off", "plan_cache_mode": "force_custom_plan"}
+        await conn.execute(select(*(func.set_config(name, value, True) for name, value in settings.items())))
+        return await super()._rows(conn, query, words, today)
+
+    async def _tier_rows(
+        self,
+        conn: AsyncConnection,
+        query: OfferQuery,
+        words: Sequence[QueryWord],
+        tier: Tier,
+        need: int,
+        today: date,
+    ) -> Sequence[RowMapping]:
+        statement = self._tier(TABLES[query.kind], query, tier, tsquery_expression(words), need, today)
+        rows = list((await conn.execute(statement)).mappings())
+        if any(row["every"] for row in rows):
+            rows = [row for row in rows if row["every"]]
+        return sorted(rows, key=lambda row: (row["published_on"], row["id"]), reverse=True)
+
+    def _tier(
+        self, table: Table, query: OfferQuery, tier: Tier, expression: str | None, need: int, today: date
+    ) -> Select[Any] | CompoundSelect[Any]:
+        """One tier's newest matches (``every`` false), or, when the probe finds too few, all its matches
+        by the GIN index (``every`` true), at most ``need`` of each."""
+        c = table.c
+        conditions = self._live(table, query, today)
+        if tier.voivodeship:
+            conditions.append(c.voivodeship == tier.voivodeship)
+        if tier.not_powiats:
+            conditions.append(c.powiat.not_in(tier.not_powiats))
+        if tier.not_voivodeship:
+            conditions.append(c.voivodeship != tier.not_voivodeship)
+        working_time = self._working_time(query)
+        if working_time:
+            conditions.append(c.working_time == working_time)
+        newest = self._newest(table, conditions, tier, PROBE if expression else need).subquery()
+        statement = (
+            select(table, literal(False).label("every"))
+            .join(newest, c.id == newest.c.id)
+            .order_by(newest.c.published_on.desc(), newest.c.id.desc())
+            .limit(need)
+        )
+        if expression is None:
+            return statement
+        tsquery = func.to_tsquery("simple", expression)
+        probe = statement.where(func.ts_match_vq(_vector(table), tsquery)).cte("probe")
+        # Its order is computed ("+ 0") so that the planner cannot walk the dates instead, reading the
+        # whole tier.
+        if tier.powiats:
+            conditions.append(c.powiat.in_(tier.powiats))
+        every = (
+            select(table, literal(True).label("every"))
+            .where(*conditions, _vector(table).bool_op("@@")(tsquery))
+            .order_by((c.published_on + literal_column("0", Integer)).desc(), c.id.desc())
+            .limit(need)
+            .subquery()
+        )
+        found = select(func.count()).select_from(probe).scalar_subquery()
+        return union_all(select(probe), select(every).where(found < need))
+
+    @staticmethod
+    def _newest(table: Table, conditions: list[ColumnElement[bool]], tier: Tier, limit: int) -> Select[Any]:
+        """Ids of the tier's newest offers, in order, from the index alone; several powiats are merged from
+        one ordered read each."""
+        c = table.c
+        order = (c.published_on.desc(), c.id.desc())
+        if len(tier.powiats) <= 1:
+            where = [*conditions, *(c.powiat == code for code in tier.powiats)]
+            return select(c.id, c.published_on).where(*where).order_by(*order).limit(limit)
+        parts = union_all(
+            *(
+                select(c.id, c.published_on)
+                .where(*conditions, c.powiat == code)
+                .order_by(*order)
+                .limit(limit)
+                for code in tier.powiats
+            )
+        ).subquery()
+        return select(parts).order_by(parts.c.published_on.desc(), parts.c.id.desc()).limit(limit)
+
+
+def _vector(table: Table) -> ColumnElement[Any]:
+    return literal_column(f"{table.name}.search_vector")
 
 
 def search_backend(engine: AsyncEngine) -> OfferSearch:

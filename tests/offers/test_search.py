@@ -6,14 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hotline.offers.importer import import_lines
 from hotline.offers.models import JobOffer
 from hotline.offers.search import Fts5Search, OfferHit, OfferQuery, PostgresSearch, search_backend
 from hotline.offers.text import fold, query_lemmas, query_words
-from tests.offers.feed_data import TODAY, line, search_offers, unique_office
+from tests.offers.feed_data import TODAY, job_offer, line, search_offers, unique_office
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -132,6 +132,42 @@ async def test_working_time_and_freshness_filters(db_engine: AsyncEngine, offers
     assert await _letters(db_engine, offers, full) == []
     fresh = OfferQuery(text="spawacz", fresh_days=7, scope="country", limit=200)
     assert await _letters(db_engine, offers, fresh) == ["H", "G"]
+
+
+async def test_the_index_follows_updates_withdrawals_and_returns(db_engine: AsyncEngine) -> None:
+    """The index holds offers on offer only, keyed by their date: an update, a new date, a withdrawal and a
+    return are all seen by the search (SQLite: the triggers of migration 0003)."""
+    office = unique_office()
+    common = {"code": "712101", "employer": "Piece i Kominki", "powiat": "1061", "town": "Łódź"}
+    first = job_offer(f"{office}/1", office, occupation="Zdun", published="2026-11-10", **common)
+    second = job_offer(f"{office}/2", office, occupation="Zdun", published="2026-11-12", **common)
+
+    async def found(typed: str) -> list[str]:
+        hits = await search_backend(db_engine).search(
+            OfferQuery(text=typed, scope="country", limit=200), TODAY
+        )
+        async with db_engine.connect() as conn:
+            rows = await conn.execute(
+                select(JobOffer.id, JobOffer.source_id).where(JobOffer.office_id == office)
+            )
+            names = {row.id: row.source_id.rsplit("/", 1)[1] for row in rows}
+        return [names[hit.id] for hit in hits if hit.id in names]
+
+    await import_lines(db_engine, [line(first), line(second)], today=TODAY, now=NOW)
+    assert await found("zduna") == ["2", "1"]
+    # The first one is published again, later, as a stove fitter: newest first, under its new words only.
+    moved = {**first, "published": "2026-11-25", "occupation": {"code": "712101", "name": "Monter pieców"}}
+    await import_lines(db_engine, [line(moved), line(second)], today=TODAY, now=NOW)
+    assert await found("zduna") == ["2"]
+    assert await found("montera pieców") == ["1"]
+    # Withdrawn (missing from its office's feed), then back.
+    await import_lines(db_engine, [line(moved)], today=TODAY, now=NOW)
+    assert await found("zdun") == []
+    await import_lines(db_engine, [line(moved), line(second)], today=TODAY, now=NOW)
+    assert await found("piece") == ["1", "2"]
+    if db_engine.dialect.name == "sqlite":
+        async with db_engine.begin() as conn:
+            await conn.execute(text("INSERT INTO job_offers_fts(job_offers_fts) VALUES ('integrity-check')"))
 
 
 @pytest.mark.parametrize(
