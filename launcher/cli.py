@@ -133,7 +133,7 @@ def _offers(settings: Settings, args: argparse.Namespace) -> int:
 def _user(settings: Settings, args: argparse.Namespace) -> int:
     from agent_console.users import main as users_main
 
-    return users_main(args.user_args, database_url=settings.effective_database_url)
+    return users_main(args.user_args, database_url=settings.effective_database_url, settings=settings)
 
 
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     caller.add_argument("action", choices=("export", "erase"))
     caller.add_argument("number", help="the phone number, in any form the console accepts")
 
-    user = sub.add_parser("user", help="manage console users (add, passwd)")
+    user = sub.add_parser("user", help="manage console users (add, passwd, disable, enable)")
     user.add_argument("user_args", nargs=argparse.REMAINDER)
 
     offers = sub.add_parser("offers", help="job and training offers (import FILE, generate N)")
