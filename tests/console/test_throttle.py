@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-from agent_console.throttle import ACCOUNT_POLICY, ADDRESS_POLICY
 from aiohttp import ClientResponse
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_console import keys, security
+from agent_console.throttle import ACCOUNT_POLICY, ADDRESS_POLICY
 from agent_console.users import create_user
 from hotline.settings import Settings
 from tests.console.conftest import (

@@ -432,7 +432,9 @@ MAIN_OPTIONS = sorted(MENU.node("main").options.items())  # type: ignore[union-a
 
 @pytest.mark.parametrize(("key", "target"), MAIN_OPTIONS)
 @pytest.mark.parametrize("recent", ["jobs", None])
-async def test_a_key_typed_at_the_offer_means_the_main_menu(key: str, target: str, recent: str | None) -> None:
+async def test_a_key_typed_at_the_offer_means_the_main_menu(
+    key: str, target: str, recent: str | None
+) -> None:
     """Returning or first-time, a caller who knows the menu types "1" then a topic key: the topic key is the
     main menu's answer, never taken by the returning-caller offer nor thrown away."""
     _, channel, journal = await call([Press("1"), BargeIn(key), HangUp()], recent=recent)
