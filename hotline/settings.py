@@ -41,6 +41,9 @@ class Settings:
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = 4573
     fastagi_header_timeout: float = 5.0
+    # AudioSocket server (spoken answers, ivr/speech): loopback only, like FastAGI.
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 4574
 
     # AMI: loopback only; credentials generated on first run.
     ami_host: str = "127.0.0.1"
@@ -250,7 +253,7 @@ def ensure_secrets(settings: Settings) -> Settings:
 def free_ports() -> dict[str, int]:
     """Free loopback ports for an instance of its own (end-to-end tests, benchmarks), so that it never
     disturbs a running hotline: settings fields ``sip_port`` (UDP), ``ami_port``, ``fastagi_port``,
-    ``console_port``."""
+    ``console_port``, ``audiosocket_port``."""
 
     def free(kind: int) -> int:
         with socket.socket(socket.AF_INET, kind) as sock:
@@ -261,5 +264,6 @@ def free_ports() -> dict[str, int]:
         "sip_port": free(socket.SOCK_DGRAM),
         "ami_port": free(socket.SOCK_STREAM),
         "fastagi_port": free(socket.SOCK_STREAM),
+        "audiosocket_port": free(socket.SOCK_STREAM),
         "console_port": free(socket.SOCK_STREAM),
     }
