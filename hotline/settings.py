@@ -44,6 +44,10 @@ class Settings:
     # AudioSocket server (spoken answers, ivr/speech): loopback only, like FastAGI.
     audiosocket_host: str = "127.0.0.1"
     audiosocket_port: int = 4574
+    # Speech recognition: a Vosk model folder (production: the Polish model); empty = speech off, keys only.
+    speech_model_path: str = ""
+    # Recognition streams at once (each a thread); a caller asked while all are busy gets the keys at once.
+    speech_streams: int = 4
 
     # AMI: loopback only; credentials generated on first run.
     ami_host: str = "127.0.0.1"
