@@ -48,6 +48,8 @@ class Settings:
     speech_model_path: str = ""
     # Recognition streams at once (each a thread); a caller asked while all are busy gets the keys at once.
     speech_streams: int = 4
+    # The callers' languages (comma-separated) that the model understands: others get the keys only.
+    speech_languages: str = "pl"
 
     # AMI: loopback only; credentials generated on first run.
     ami_host: str = "127.0.0.1"

@@ -67,6 +67,10 @@ class DatabaseJournal:
         if key is None:
             self._progress(node=node[:64])
 
+    async def heard(self, node: str, text: str, confidence: float, key: str | None) -> None:
+        # "said:4" like a key pressed; "said:?" not understood; "said:-" nothing said.
+        await self.step(node, f"said:{key or ('?' if text else '-')}")
+
     async def set_language(self, language: str) -> None:
         self._fields["language"] = language
         self._progress()

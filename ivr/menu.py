@@ -65,6 +65,31 @@ class ReturningCallerNode:
     next: str
 
 
+def normalise_phrase(text: str) -> str:
+    """A phrase as it is compared with what the recogniser heard: lower case, single spaces."""
+    return " ".join(text.lower().split())
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechQuestion:
+    """A menu node's spoken question: "say in a few words what you are calling about, or press a key".
+
+    ``intents`` map, per caller language, each phrase (normalised) to the key whose target it reaches.
+    """
+
+    question: str  # prompt id
+    retry: str  # prompt id: the one re-prompt after silence or an answer not understood
+    intents: Mapping[str, Mapping[str, str]]  # language → phrase → key
+    min_confidence: float
+
+    def phrases(self, language: str) -> tuple[str, ...]:
+        return tuple(self.intents.get(language, {}))
+
+    def key_for(self, language: str, text: str) -> str | None:
+        """The key an answer means, or None."""
+        return self.intents.get(language, {}).get(normalise_phrase(text))
+
+
 @dataclass(frozen=True, kw_only=True)
 class MenuNode:
     id: str
@@ -75,6 +100,7 @@ class MenuNode:
     timeout_ms: int
     max_tries: int
     fallback: str  # a queue node
+    speech: SpeechQuestion | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +180,9 @@ _NODE_FIELDS: Mapping[str, frozenset[str]] = {
         {"intro", "prompts", "languages", "default", "repeat_intro", "timeout_ms", "max_tries", "next"}
     ),
     "returning_caller": frozenset({"prompts", "after_topic", "key", "timeout_ms", "next"}),
-    "menu": frozenset({"intro", "prompts", "options", "topic", "timeout_ms", "max_tries", "fallback"}),
+    "menu": frozenset(
+        {"intro", "prompts", "options", "topic", "timeout_ms", "max_tries", "fallback", "speech"}
+    ),
     "queue": frozenset({"queue", "prompts"}),
     "end": frozenset({"prompts"}),
 }
@@ -394,6 +422,7 @@ class _Loader:
                 for key, target in self._keyed(required("options"), "options", node_id).items()
             }
             topic = raw.get("topic")
+            speech = None if raw.get("speech") is None else self._speech(raw["speech"], options, node_id)
             return MenuNode(
                 id=node_id,
                 intro=self._prompts(raw.get("intro"), "intro", node_id, required=False),
@@ -403,6 +432,7 @@ class _Loader:
                 timeout_ms=timeout(),
                 max_tries=max_tries(),
                 fallback=self._string(raw.get("fallback", defaults.fallback), "fallback", node_id),
+                speech=speech,
             )
         if kind == "queue":
             queue = self._string(required("queue"), "queue", node_id)
@@ -415,6 +445,50 @@ class _Loader:
             )
         return EndNode(
             id=node_id, prompts=self._prompts(raw.get("prompts"), "prompts", node_id, required=False)
+        )
+
+    def _speech(self, value: Any, options: Mapping[str, str], node_id: str) -> SpeechQuestion:
+        raw = self._mapping(value, "speech", node_id)
+        unknown = set(raw) - {"question", "retry", "intents", "min_confidence"}
+        if unknown:
+            raise MenuError(f"speech: unknown field(s) {sorted(map(str, unknown))}", node_id)
+        for name in ("question", "retry", "intents"):
+            if name not in raw:
+                raise MenuError(f"speech needs {name!r}", node_id)
+        confidence = raw.get("min_confidence", 0.6)
+        number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
+        if not number or not 0 <= confidence <= 1:
+            message = f"speech.min_confidence must be a number from 0 to 1, not {confidence!r}"
+            raise MenuError(message, node_id)
+        intents: dict[str, dict[str, str]] = {}
+        for key, per_language in self._keyed(raw["intents"], "speech.intents", node_id).items():
+            target = options.get(key)
+            if target is None:
+                raise MenuError(f"speech.intents: key {key!r} is not one of the options", node_id)
+            if target in RESERVED_IDS:
+                raise MenuError(f"speech.intents: key {key!r} leads to {target!r}, not to a node", node_id)
+            languages = self._mapping(per_language, f"speech.intents.{key}", node_id)
+            for language, phrases in languages.items():
+                what = f"speech.intents.{key}.{language}"
+                if language not in self.catalog.languages:
+                    known_languages = list(self.catalog.languages)
+                    message = f"{what}: {language!r} is not one of the prompt languages {known_languages}"
+                    raise MenuError(message, node_id)
+                if not isinstance(phrases, list) or not phrases:
+                    raise MenuError(f"{what} must be a non-empty list of phrases", node_id)
+                for phrase in phrases:
+                    said = normalise_phrase(self._string(phrase, what, node_id))
+                    known = intents.setdefault(language, {})
+                    if said in known and known[said] != key:
+                        raise MenuError(
+                            f"{what}: {said!r} already means key {known[said]!r} in {language!r}", node_id
+                        )
+                    known[said] = key
+        return SpeechQuestion(
+            question=self._prompt(raw["question"], "speech.question", node_id),
+            retry=self._prompt(raw["retry"], "speech.retry", node_id),
+            intents=MappingProxyType({lang: MappingProxyType(p) for lang, p in intents.items()}),
+            min_confidence=float(confidence),
         )
 
     def _check_references(self, menu: Menu) -> None:

@@ -128,7 +128,11 @@ def test_an_unreachable_node_is_refused() -> None:
 
 
 def test_a_node_left_unreachable_by_an_edit_is_named() -> None:
-    error = refused(lambda d: d["nodes"]["main"]["options"].pop("6"))
+    def drop_youth(data: dict[str, Any]) -> None:
+        data["nodes"]["main"]["options"].pop("6")
+        data["nodes"]["main"]["speech"]["intents"].pop("6")  # its spoken phrases go with the key
+
+    error = refused(drop_youth)
     assert error.node == "youth"
     assert "to_ecam" in str(error)  # the ECAM queue is cut off too
 
@@ -264,3 +268,48 @@ def test_errors_from_the_file_name_the_file_and_the_node(tmp_path: Path) -> None
     with pytest.raises(MenuError) as caught:
         load_menu(write_menu(tmp_path, text), CATALOG, QUEUE_NAMES)
     assert str(caught.value).startswith(f"{tmp_path / 'menu.yaml'}: node 'to_ecam': unknown queue 'ohp'")
+
+
+# --- Spoken answers (a menu node's `speech`) ----------------------------------------------------------------
+
+
+HOTLINE_MENU = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
+
+
+def test_the_main_menu_understands_phrases_in_every_language() -> None:
+    main = HOTLINE_MENU.nodes["main"]
+    assert isinstance(main, MenuNode) and main.speech is not None
+    speech = main.speech
+    for language in ("pl", "uk", "en"):
+        assert speech.phrases(language)
+    assert speech.key_for("pl", "Praca  za granicą") == "4"  # case and spaces do not matter
+    assert speech.key_for("pl", "zasiłek") == "3"
+    assert speech.key_for("pl", "konsultant") == "0"
+    assert speech.key_for("pl", "pogoda") is None
+    assert speech.phrases("ko") == ()
+
+
+def test_every_intent_leads_where_its_key_leads() -> None:
+    for node in HOTLINE_MENU.nodes.values():
+        if isinstance(node, MenuNode) and node.speech is not None:
+            for phrases in node.speech.intents.values():
+                assert set(phrases.values()) <= set(node.options)
+
+
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        (lambda s: s["intents"].update({"8": {"pl": ["osiem"]}}), "key '8' is not one of the options"),
+        (lambda s: s["intents"]["1"].update(pl=["zasiłek"]), "'zasiłek' already means key"),
+        (lambda s: s["intents"]["1"].update(de=["arbeit"]), "'de' is not one of the prompt languages"),
+        (lambda s: s["intents"]["1"].update(pl=[]), "non-empty list of phrases"),
+        (lambda s: s.update(min_confidence=2), "min_confidence must be a number from 0 to 1"),
+        (lambda s: s.update(question="no_such_prompt"), "not in the prompt catalog"),
+        (lambda s: s.pop("retry"), "speech needs 'retry'"),
+        (lambda s: s.update(when="always"), "unknown field"),
+    ],
+)
+def test_a_broken_spoken_question_is_refused(edit: Any, error: str) -> None:
+    refusal = refused(lambda d: edit(d["nodes"]["main"]["speech"]))
+    assert refusal.node == "main"
+    assert error in str(refusal)
