@@ -125,6 +125,20 @@ async def steps_of(hotline: Hotline, result: TestCallResult) -> list[tuple[str, 
     return await eventually(fetch, what=f"call {result.uniqueid} stored")
 
 
+async def heard_at(hotline: Hotline, result: TestCallResult, node: str) -> tuple[str | None, float | None]:
+    assert hotline.services is not None
+    async with hotline.services.sessions() as session:
+        row = (
+            await session.execute(
+                select(CallStep.heard, CallStep.confidence)
+                .join(Call, Call.id == CallStep.call_id)
+                .where(Call.uniqueid == result.uniqueid, CallStep.node == node, CallStep.key.like("said:%"))
+            )
+        ).first()
+    assert row is not None
+    return row[0], row[1]
+
+
 def listened(result: TestCallResult) -> int:
     return sum(1 for c in result.commands if c.listens)
 
@@ -139,6 +153,9 @@ async def test_a_caller_says_a_topic_and_reaches_its_menu(speaking: Hotline) -> 
     steps = await steps_of(speaking, result)
     assert ("main", "said:4") in steps
     assert ("abroad", None) in steps
+    # What was recognised is stored with the step: the text and how sure the recogniser was.
+    heard = await heard_at(speaking, result, "main")
+    assert heard[0] == WORK_ABROAD and heard[1] is not None and heard[1] >= 0.6
 
 
 async def test_a_caller_asks_for_a_consultant_in_words(speaking: Hotline) -> None:
