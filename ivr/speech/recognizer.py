@@ -13,9 +13,11 @@ a bound on the whole answer.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Sequence
@@ -27,6 +29,11 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 8000
+# End of speech: after the recogniser has heard something, this long below QUIET_RMS ends the answer, unless
+# Vosk's own end-of-utterance comes first (it waits for longer silences).
+END_SILENCE_MS = 400
+QUIET_RMS = 300  # of 16-bit samples over 20 ms: a quiet telephone line is well below, speech well above
+_FRAME_SAMPLES = SAMPLE_RATE // 50
 
 
 class SpeechModelError(Exception):
@@ -88,6 +95,7 @@ class RecognitionStream:
         self._released = False
         self.audio_seconds = 0.0
         self.spoke = False  # Vosk heard something (a partial result)
+        self.quiet_ms = 0  # of line silence since the last loud frame
 
     async def accept(self, pcm: bytes) -> bool:
         """Feed audio; True once the caller has finished an utterance (Vosk's end-point after speech)."""
@@ -98,7 +106,12 @@ class RecognitionStream:
         ended = bool(self._recognizer.AcceptWaveform(pcm))
         if not ended and not self.spoke:
             self.spoke = bool(json.loads(self._recognizer.PartialResult()).get("partial"))
-        return ended and self.spoke
+        samples = array.array("h", pcm[: len(pcm) - len(pcm) % 2])
+        for start in range(0, len(samples), _FRAME_SAMPLES):
+            frame = samples[start : start + _FRAME_SAMPLES]
+            loud = math.sqrt(sum(x * x for x in frame) / max(1, len(frame))) >= QUIET_RMS
+            self.quiet_ms = 0 if loud else self.quiet_ms + 1000 * len(frame) // SAMPLE_RATE
+        return self.spoke and (ended or self.quiet_ms >= END_SILENCE_MS)
 
     async def result(self) -> Heard:
         """What was heard so far (ends the utterance)."""
