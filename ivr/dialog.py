@@ -70,7 +70,7 @@ class StepJournal(Protocol):
 
     async def heard(self, node: str, text: str, confidence: float, key: str | None) -> None:
         """What the caller said at ``node`` (recognised ``text``, "" for silence), how sure the recogniser
-        was, and the key it meant (None: not understood). No audio is kept."""
+        was, and what it meant: a key, or a node of its own (None: not understood). No audio is kept."""
 
 
 # --- What is played -----------------------------------------------------------------------------------------

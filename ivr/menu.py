@@ -74,20 +74,27 @@ def normalise_phrase(text: str) -> str:
 class SpeechQuestion:
     """A menu node's spoken question: "say in a few words what you are calling about, or press a key".
 
-    ``intents`` map, per caller language, each phrase (normalised) to the key whose target it reaches.
+    ``intents`` map, per caller language, each phrase (normalised) to an intent: a key of the node's options
+    (the answer goes where the key goes) or a node of its own (a virtual advisor's answer, which has no key).
     """
 
-    question: str  # prompt id
-    retry: str  # prompt id: the one re-prompt after silence or an answer not understood
-    intents: Mapping[str, Mapping[str, str]]  # language → phrase → key
+    # Prompt id of the question; None: the node's own intro and prompts ask it (an advisor's answer, which
+    # ends "press 0 or say 'konsultant'").
+    question: str | None
+    retry: str | None  # prompt id: the one re-prompt after silence or an answer not understood; None: none
+    intents: Mapping[str, Mapping[str, str]]  # language → phrase → intent (a key, or a node id)
     min_confidence: float
 
     def phrases(self, language: str) -> tuple[str, ...]:
         return tuple(self.intents.get(language, {}))
 
-    def key_for(self, language: str, text: str) -> str | None:
-        """The key an answer means, or None."""
+    def intent_for(self, language: str, text: str) -> str | None:
+        """The intent an answer means (a key, or a node id), or None."""
         return self.intents.get(language, {}).get(normalise_phrase(text))
+
+    def node_intents(self) -> frozenset[str]:
+        """The intents that are nodes, not keys."""
+        return frozenset(i for p in self.intents.values() for i in p.values() if i not in OPTION_KEYS)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -452,21 +459,29 @@ class _Loader:
         unknown = set(raw) - {"question", "retry", "intents", "min_confidence"}
         if unknown:
             raise MenuError(f"speech: unknown field(s) {sorted(map(str, unknown))}", node_id)
-        for name in ("question", "retry", "intents"):
-            if name not in raw:
-                raise MenuError(f"speech needs {name!r}", node_id)
+        if "intents" not in raw:
+            raise MenuError("speech needs 'intents'", node_id)
         confidence = raw.get("min_confidence", 0.6)
         number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
         if not number or not 0 <= confidence <= 1:
             message = f"speech.min_confidence must be a number from 0 to 1, not {confidence!r}"
             raise MenuError(message, node_id)
         intents: dict[str, dict[str, str]] = {}
-        for key, per_language in self._keyed(raw["intents"], "speech.intents", node_id).items():
-            target = options.get(key)
-            if target is None:
-                raise MenuError(f"speech.intents: key {key!r} is not one of the options", node_id)
-            if target in RESERVED_IDS:
-                raise MenuError(f"speech.intents: key {key!r} leads to {target!r}, not to a node", node_id)
+        raw_intents = self._mapping(raw["intents"], "speech.intents", node_id)
+        if not raw_intents:
+            raise MenuError("speech.intents must name at least one intent", node_id)
+        for raw_key, per_language in raw_intents.items():
+            key = str(raw_key) if isinstance(raw_key, int) and not isinstance(raw_key, bool) else raw_key
+            if isinstance(key, str) and NODE_ID.fullmatch(key) and key not in RESERVED_IDS:
+                pass  # a node of its own: checked with the other references
+            else:
+                key = self._key(raw_key, "speech.intents", node_id)
+                target = options.get(key)
+                if target is None:
+                    raise MenuError(f"speech.intents: key {key!r} is not one of the options", node_id)
+                if target in RESERVED_IDS:
+                    message = f"speech.intents: key {key!r} leads to {target!r}, not to a node"
+                    raise MenuError(message, node_id)
             languages = self._mapping(per_language, f"speech.intents.{key}", node_id)
             for language, phrases in languages.items():
                 what = f"speech.intents.{key}.{language}"
@@ -481,12 +496,14 @@ class _Loader:
                     known = intents.setdefault(language, {})
                     if said in known and known[said] != key:
                         raise MenuError(
-                            f"{what}: {said!r} already means key {known[said]!r} in {language!r}", node_id
+                            f"{what}: {said!r} already means {known[said]!r} in {language!r}", node_id
                         )
                     known[said] = key
         return SpeechQuestion(
-            question=self._prompt(raw["question"], "speech.question", node_id),
-            retry=self._prompt(raw["retry"], "speech.retry", node_id),
+            question=None
+            if raw.get("question") is None
+            else self._prompt(raw["question"], "speech.question", node_id),
+            retry=None if raw.get("retry") is None else self._prompt(raw["retry"], "speech.retry", node_id),
             intents=MappingProxyType({lang: MappingProxyType(p) for lang, p in intents.items()}),
             min_confidence=float(confidence),
         )
@@ -522,6 +539,9 @@ class _Loader:
                 target(node.id, "fallback", node.fallback)
                 if not isinstance(nodes[node.fallback], QueueNode):
                     raise MenuError(f"fallback {node.fallback!r} must be a queue node", node.id)
+                if node.speech is not None:
+                    for intent in sorted(node.speech.node_intents()):
+                        target(node.id, f"speech intent {intent!r}", intent)
                 if node.topic is not None and node.topic not in menu.topics:
                     raise MenuError(f"unknown topic {node.topic!r} (topics: {sorted(menu.topics)})", node.id)
 
@@ -545,6 +565,8 @@ def _successors(menu: Menu, node: Node) -> Iterator[str]:
         yield node.next
     elif isinstance(node, MenuNode):
         yield from (ref for ref in node.options.values() if ref not in RESERVED_IDS)
+        if node.speech is not None:
+            yield from sorted(node.speech.node_intents())
         yield node.fallback
 
 

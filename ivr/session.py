@@ -251,7 +251,9 @@ class _Call:
             if spoken is not None:
                 return spoken
             if self.spoken_question_asked:
-                items = prompts  # the intro was heard before the question
+                # The intro was heard before the question; a node whose prompts were the question (an
+                # advisor's answer) waits for a key before saying them again.
+                items = prompts if node.speech.question is not None else []
         failures = 0
         while True:
             key = await self.dialog.ask(items, node.timeout_ms)
@@ -307,8 +309,9 @@ class _Call:
         """Ask the node's spoken question (one re-prompt after silence or an answer not understood); the
         step to the intent's target, or None for the key menu (with a key pressed meanwhile kept for it)."""
         self.spoken_question_asked = False
-        items = [*self.dialog.prompts(node.intro), *self.dialog.prompts([question.question])]
-        for _attempt in range(2):
+        asking = node.prompts if question.question is None else (question.question,)
+        items = self.dialog.prompts([*node.intro, *asking])
+        for _attempt in range(1 if question.retry is None else 2):
             listened = await self.dialog.ask_spoken(items, question.phrases(self.language))
             if listened.key is not None:
                 self.dialog.pending = listened.key  # the key menu answers it at once
@@ -321,21 +324,22 @@ class _Call:
                 return None
             self.spoken_question_asked = True
             heard = listened.heard
-            key = question.key_for(self.language, heard.text)
-            if key is not None and heard.confidence < question.min_confidence:
-                key = None
+            intent = question.intent_for(self.language, heard.text)
+            if intent is not None and heard.confidence < question.min_confidence:
+                intent = None
             # What the caller said is in the journal, not in the log.
             log.info(
-                "call %s: spoken answer at %s (confidence %.2f): key %s",
+                "call %s: spoken answer at %s (confidence %.2f): %s",
                 self.uniqueid,
                 node.id,
                 heard.confidence,
-                key,
+                intent,
             )
-            await self.journal.heard(node.id, heard.text, heard.confidence, key)
-            if key is not None:
-                return _Goto(node.options[key])
-            items = self.dialog.prompts([question.retry])
+            await self.journal.heard(node.id, heard.text, heard.confidence, intent)
+            if intent is not None:
+                return _Goto(node.options.get(intent, intent))
+            if question.retry is not None:
+                items = self.dialog.prompts([question.retry])
         return None
 
     async def _queue(self, node: QueueNode) -> _Step:

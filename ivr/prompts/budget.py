@@ -68,7 +68,7 @@ def listenings(menu: Menu) -> tuple[Listening, ...]:
             )
         elif isinstance(node, MenuNode):
             parts = tuple((prompt_id, None) for prompt_id in (*node.intro, *node.prompts))
-            if node.speech is not None:
+            if node.speech is not None and node.speech.question is not None:
                 question = tuple((prompt_id, None) for prompt_id in (*node.intro, node.speech.question))
                 found.append(Listening(node.id, "spoken question", "menu", question))
             if node.topic is None:

@@ -109,7 +109,10 @@ class RecognitionStream:
         samples = array.array("h", pcm[: len(pcm) - len(pcm) % 2])
         for start in range(0, len(samples), _FRAME_SAMPLES):
             frame = samples[start : start + _FRAME_SAMPLES]
-            loud = math.sqrt(sum(x * x for x in frame) / max(1, len(frame))) >= QUIET_RMS
+            # Every 4th sample is enough to tell speech from a quiet line, and keeps this thread's hold
+            # on the GIL (pure Python) short beside the event loop.
+            sampled = frame[::4]
+            loud = math.sqrt(sum(x * x for x in sampled) / max(1, len(sampled))) >= QUIET_RMS
             self.quiet_ms = 0 if loud else self.quiet_ms + 1000 * len(frame) // SAMPLE_RATE
         return self.spoke and (ended or self.quiet_ms >= END_SILENCE_MS)
 

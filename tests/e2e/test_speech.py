@@ -33,13 +33,20 @@ from tests.speech.voices import CONSULTANT, HELLO, THANK_YOU, WORK_ABROAD, model
 
 pytestmark = pytest.mark.asterisk
 
-# The main menu's intents for a Polish caller, in the test model's language: key → phrases.
-KOREAN_INTENTS = {"4": {"pl": [WORK_ABROAD]}, "0": {"pl": [CONSULTANT]}, "1": {"pl": [HELLO]}}
+# The main menu's intents for a Polish caller, in the test model's language: key (or the virtual advisor's
+# answer) → phrases; and at each advisor's answer, "konsultant".
+KOREAN_INTENTS = {"4": {"pl": [WORK_ABROAD]}, "0": {"pl": [CONSULTANT]}, "advisor_hours": {"pl": [HELLO]}}
+ADVISORS = ("advisor_documents", "advisor_benefit", "advisor_hours", "advisor_return")
 
 
 def speech_menu(folder: Path) -> Path:
     data: dict[str, Any] = load_yaml(MENU_FILE)
     data["nodes"]["main"]["speech"]["intents"] = KOREAN_INTENTS
+    for advisor in ADVISORS:
+        if advisor in KOREAN_INTENTS:
+            data["nodes"][advisor]["speech"]["intents"] = {"0": {"pl": [CONSULTANT]}}
+        else:  # three reliable Korean phrases are not enough for every answer
+            del data["nodes"][advisor]
     path = folder / "menu-speech.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return path
@@ -162,6 +169,22 @@ async def test_a_caller_asks_for_a_consultant_in_words(speaking: Hotline) -> Non
     result = await call(speaking, dtmf=["1"], say=[CONSULTANT], until="queue")
     assert result.queue == "consultant", result.describe()
     assert ("main", "said:0") in await steps_of(speaking, result)
+
+
+async def test_the_advisor_answers_a_question_then_a_consultant_is_asked_for_in_words(
+    speaking: Hotline,
+) -> None:
+    # At the main menu the caller asks about the opening hours (in the test: 안녕하세요); the advisor's
+    # answer ends "press 0 or say 'konsultant'", and the caller says it.
+    result = await call(speaking, dtmf=["1"], say=[HELLO, CONSULTANT], until="queue")
+    assert result.said == 2, result.describe()
+    assert result.prompt_played("advisor_hours")
+    assert result.prompt_played("hint_consultant_spoken")
+    assert result.queue == "consultant", result.describe()
+    steps = await steps_of(speaking, result)
+    assert ("main", "said:advisor_hours") in steps
+    assert ("advisor_hours", None) in steps
+    assert ("advisor_hours", "said:0") in steps
 
 
 async def test_a_key_pressed_during_the_question_wins(speaking: Hotline) -> None:

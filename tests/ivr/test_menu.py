@@ -47,7 +47,7 @@ def test_every_topic_menu_falls_back_to_its_own_queue() -> None:
     menu = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
     expected = {
         "jobs": "jobs", "training": "training", "registration": "registration", "abroad": "abroad",
-        "employers": "employers", "youth": "ecam",
+        "employers": "employers", "youth": "ecam", "general": "consultant",
     }  # fmt: skip
     for node in menu.nodes.values():
         if isinstance(node, MenuNode) and node.topic is not None:
@@ -282,30 +282,55 @@ def test_the_main_menu_understands_phrases_in_every_language() -> None:
     speech = main.speech
     for language in ("pl", "uk", "en"):
         assert speech.phrases(language)
-    assert speech.key_for("pl", "Praca  za granicą") == "4"  # case and spaces do not matter
-    assert speech.key_for("pl", "zasiłek") == "3"
-    assert speech.key_for("pl", "konsultant") == "0"
-    assert speech.key_for("pl", "pogoda") is None
+    assert speech.intent_for("pl", "Praca  za granicą") == "4"  # case and spaces do not matter
+    assert speech.intent_for("pl", "zasiłek") == "3"
+    assert speech.intent_for("pl", "konsultant") == "0"
+    assert speech.intent_for("pl", "pogoda") is None
     assert speech.phrases("ko") == ()
+
+
+def test_the_virtual_advisor_answers_questions_asked_at_the_main_menu() -> None:
+    main = HOTLINE_MENU.nodes["main"]
+    assert isinstance(main, MenuNode) and main.speech is not None
+    advisors = {"advisor_documents", "advisor_benefit", "advisor_hours", "advisor_return"}
+    assert main.speech.node_intents() == advisors
+    assert main.speech.intent_for("pl", "jakie dokumenty do rejestracji") == "advisor_documents"
+    assert main.speech.intent_for("en", "opening hours") == "advisor_hours"
+    for advisor in advisors:
+        node = HOTLINE_MENU.nodes[advisor]
+        assert isinstance(node, MenuNode) and node.speech is not None
+        assert node.prompts[:2] == (advisor, "hint_consultant_spoken")  # "press 0 or say 'konsultant'"
+        assert node.speech.question is None and node.speech.retry is None  # the answer asks
+        for language in ("pl", "uk", "en"):
+            target = node.options[
+                node.speech.intent_for(
+                    language, {"pl": "konsultant", "uk": "консультант", "en": "consultant"}[language]
+                )
+                or ""
+            ]
+            assert isinstance(HOTLINE_MENU.nodes[target], QueueNode)
 
 
 def test_every_intent_leads_where_its_key_leads() -> None:
     for node in HOTLINE_MENU.nodes.values():
         if isinstance(node, MenuNode) and node.speech is not None:
             for phrases in node.speech.intents.values():
-                assert set(phrases.values()) <= set(node.options)
+                keys = {intent for intent in phrases.values() if intent.isdigit()}
+                assert keys <= set(node.options)
+                assert set(phrases.values()) - keys <= set(HOTLINE_MENU.nodes)
 
 
 @pytest.mark.parametrize(
     ("edit", "error"),
     [
         (lambda s: s["intents"].update({"8": {"pl": ["osiem"]}}), "key '8' is not one of the options"),
-        (lambda s: s["intents"]["1"].update(pl=["zasiłek"]), "'zasiłek' already means key"),
+        (lambda s: s["intents"]["1"].update(pl=["zasiłek"]), "'zasiłek' already means '1'"),
+        (lambda s: s["intents"].update(advisor_nowhere={"pl": ["gdzie"]}), "goes to unknown node"),
         (lambda s: s["intents"]["1"].update(de=["arbeit"]), "'de' is not one of the prompt languages"),
         (lambda s: s["intents"]["1"].update(pl=[]), "non-empty list of phrases"),
         (lambda s: s.update(min_confidence=2), "min_confidence must be a number from 0 to 1"),
         (lambda s: s.update(question="no_such_prompt"), "not in the prompt catalog"),
-        (lambda s: s.pop("retry"), "speech needs 'retry'"),
+        (lambda s: s.pop("intents"), "speech needs 'intents'"),
         (lambda s: s.update(when="always"), "unknown field"),
     ],
 )
