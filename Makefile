@@ -24,6 +24,7 @@ test: setup-test $(VENV)/.installed sandbox prompts lint
 	$(BIN)/python bench/agi_load.py --smoke
 	$(BIN)/python bench/ivr_calls.py --smoke
 	$(BIN)/python bench/offer_search.py --smoke
+	$(BIN)/python bench/speech_streams.py --smoke
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -34,6 +35,7 @@ bench: $(VENV)/.installed sandbox prompts
 	$(BIN)/python bench/agi_load.py
 	$(BIN)/python bench/ivr_calls.py
 	$(BIN)/python bench/offer_search.py
+	$(BIN)/python bench/speech_streams.py
 
 setup-run:
 	bash scripts/setup-system.sh run

@@ -113,6 +113,11 @@ class AgiCommand:
         return None
 
     @property
+    def listens(self) -> bool:
+        """The IVR listens to the caller's words (``EXEC AudioSocket``)."""
+        return self.command == "EXEC" and bool(self.args) and self.args[0].lower() == "audiosocket"
+
+    @property
     def waits_for_a_key(self) -> bool:
         """The IVR waits for the caller: a key is awaited (``WAIT FOR DIGIT``, ``GET DATA``)."""
         return self.command in ("WAIT FOR DIGIT", "GET DATA", "GET OPTION")
@@ -136,6 +141,8 @@ class TestCallResult:
     hung_up: bool = False
     hangup_cause: int | None = None
     waiting_for_input: bool = False
+    listened: int = 0  # times the IVR listened for words
+    said: int = 0  # phrases the caller spoke
     events: list[AmiEvent] = field(default_factory=list)
     # What the caller heard, recorded on the calling leg (when a recordings folder was given).
     recording: Path | None = None
@@ -203,6 +210,7 @@ async def place_test_call(
     recordings_dir: Path | None = None,
     type_ahead_from: int | None = 0,
     withheld: bool = False,
+    say: Sequence[str] = (),
 ) -> TestCallResult:
     """Place one call and follow it.
 
@@ -215,7 +223,10 @@ async def place_test_call(
     for a key after its prompts. With ``recordings_dir`` (the instance's ``spool/monitor`` folder on the
     host), what the caller heard is recorded and measured into ``heard_seconds``. With ``withheld`` the caller
     withholds their number as a carrier signals it: ``From`` carries the number, ``P-Asserted-Identity`` too,
-    and ``Privacy: id`` asks that it be shown to nobody.
+    and ``Privacy: id`` asks that it be shown to nobody. ``say``: sound files (as Asterisk sees them, without
+    extension) the caller speaks, one each time the IVR starts listening (``EXEC AudioSocket``; "" stays
+    silent that time); with
+    ``until="settled"`` the call is settled only once all of them were said (or a key was awaited).
     """
     if not DIAL_NUMBER.match(number):
         raise TestCallError(f"not a number that can be dialled: {number!r}")
@@ -231,6 +242,7 @@ async def place_test_call(
     calling_id = f"testcall-{token}"
     events = ami.subscribe()
     pending_digits = list(digits)
+    pending_speech = list(say)
     calling_channel: str | None = None
     open_commands: dict[str, AgiCommand] = {}
     recording_started = False
@@ -298,6 +310,24 @@ async def place_test_call(
                     name, args = _parse_agi_command(event.command)
                     command = AgiCommand(name, args)
                     open_commands[event.command_id] = command
+                    if command.listens:
+                        # Words first; a key pressed while the IVR listens answers too (AudioSocket
+                        # forwards it).
+                        result.listened += 1
+                        if pending_speech:
+                            sound = pending_speech.pop(0)
+                            if sound:  # "": the caller stays silent this time
+                                await _speak(ami, calling_channel, sound)
+                                result.said += 1
+                        elif pending_digits:
+                            digit = pending_digits.pop(0)
+                            await _send_digit(ami, calling_channel, digit)
+                            result.digits_sent.append(digit)
+                        elif until == "settled":
+                            result.waiting_for_input = True
+                            result.commands.append(command)
+                            break
+                        continue
                     sent = len(result.digits_sent)
                     type_ahead = type_ahead_from is not None and sent >= type_ahead_from
                     if command.reads_keys(type_ahead=type_ahead):
@@ -305,6 +335,8 @@ async def place_test_call(
                             digit = pending_digits.pop(0)
                             await _send_digit(ami, calling_channel, digit)
                             result.digits_sent.append(digit)
+                        elif pending_speech and not command.waits_for_a_key:
+                            pass  # the caller is yet to speak: this prompt leads to the IVR listening
                         elif until == "settled" or (until == "question" and command.waits_for_a_key):
                             # "question": the IVR asks and waits; a prompt that merely could be cut is not
                             # a question yet, and the call goes on to the question that follows it.
@@ -334,6 +366,14 @@ async def _send_digit(ami: AmiClient, channel: str | None, digit: str) -> None:
         raise TestCallError("the calling leg is unknown; cannot send DTMF")
     # "Async: false" spares panoramisk a KeyError on the "DTMF successfully queued" reply.
     await ami.send(actions.PlayDtmf(channel=channel, digit=digit))
+
+
+async def _speak(ami: AmiClient, channel: str | None, sound: str) -> None:
+    """The caller says something: their leg plays ``sound`` once ([hotline-testcall-say])."""
+    if channel is None:
+        raise TestCallError("the calling leg is unknown; cannot speak")
+    await ami.send(actions.Setvar(variable="HOTLINE_TESTCALL_SAY", value=sound, channel=channel))
+    await ami.send(actions.Redirect(channel=channel, context=f"{CALLING_CONTEXT}-say", exten="s"))
 
 
 async def _hang_up(ami: AmiClient, channel: str) -> None:

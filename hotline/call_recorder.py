@@ -52,13 +52,17 @@ MENU_FIELDS = ("language", "topic", "queue", "outcome")
 NUMBER_PARAMS = frozenset({"b_caller_number", "b_caller_raw", "b_link_number", "b_number", "b_pending_key"})
 
 
+# A step of a call's path: (time, node, key), or with a spoken answer (time, node, key, heard, confidence).
+MenuStep = tuple[datetime, str, str | None] | tuple[datetime, str, str | None, str | None, float | None]
+
+
 @dataclass(frozen=True)
 class Change:
     kind: Kind
     uniqueid: str
     params: dict[str, Any] = field(default_factory=dict)
     # "menu" only: the path through the menu, (time, node, key) in order.
-    steps: tuple[tuple[datetime, str, str | None], ...] = ()
+    steps: tuple[MenuStep, ...] = ()
 
     def __str__(self) -> str:
         # For the log: phone numbers masked.
@@ -146,12 +150,14 @@ def _statements(kind: Kind, dialect: str) -> list[Update | Insert]:
         # is the last word on how the call left the menu.
         return [
             STEPS.insert().from_select(
-                ["call_id", "at", "node", "key"],
+                ["call_id", "at", "node", "key", "heard", "confidence"],
                 select(
                     c.id,
                     bindparam("b_at", type_=STEPS.c.at.type),
                     bindparam("b_node", type_=STEPS.c.node.type),
                     bindparam("b_key", type_=STEPS.c.key.type),
+                    bindparam("b_heard", type_=STEPS.c.heard.type),
+                    bindparam("b_confidence", type_=STEPS.c.confidence.type),
                 ).where(c.uniqueid == _u()),
             ),
             update(CALLS)
@@ -242,9 +248,7 @@ class CallRecorder:
     def answered(self, uniqueid: str, at: datetime | None = None) -> None:
         self.writer.put(Change("answered", uniqueid, {"b_at": at or utcnow()}))
 
-    def menu(
-        self, uniqueid: str, steps: Sequence[tuple[datetime, str, str | None]], **fields: str | None
-    ) -> None:
+    def menu(self, uniqueid: str, steps: Sequence[MenuStep], **fields: str | None) -> None:
         """The IVR's journal of a call: steps taken, and language, topic, queue, outcome where known."""
         unknown = set(fields) - set(MENU_FIELDS)
         if unknown:
@@ -301,10 +305,7 @@ class CallRecorder:
         for change in changes:
             sets = per_kind[change.kind]
             if change.kind == "menu":
-                sets[0].extend(
-                    {"b_uniqueid": change.uniqueid, "b_at": at, "b_node": node, "b_key": key}
-                    for at, node, key in change.steps
-                )
+                sets[0].extend(_step_params(change.uniqueid, step) for step in change.steps)
                 if any(value is not None for value in change.params.values()):
                     sets[1].append({"b_uniqueid": change.uniqueid, **change.params})
                 continue
@@ -315,3 +316,15 @@ class CallRecorder:
                 for statement, batch in zip(self._statements[kind], per_kind[kind], strict=True):
                     if batch:
                         await connection.execute(statement, batch)
+
+
+def _step_params(uniqueid: str, step: MenuStep) -> dict[str, Any]:
+    heard, confidence = (step[3], step[4]) if len(step) == 5 else (None, None)
+    return {
+        "b_uniqueid": uniqueid,
+        "b_at": step[0],
+        "b_node": step[1],
+        "b_key": step[2],
+        "b_heard": heard,
+        "b_confidence": confidence,
+    }

@@ -173,7 +173,11 @@ def _call(call: Call, steps: Sequence[CallStep]) -> dict[str, Any]:
         "queue": call.queue,
         "outcome": call.outcome,
         "previous_call_id": call.previous_call_id,
-        "steps": [{"at": _time(step.at), "node": step.node, "key": step.key} for step in steps],
+        "steps": [
+            {"at": _time(step.at), "node": step.node, "key": step.key}
+            | ({"heard": step.heard, "confidence": step.confidence} if step.heard is not None else {})
+            for step in steps
+        ],
     }
 
 
@@ -206,6 +210,13 @@ async def erase_number(
                 update(Call)
                 .where(Call.id.in_(call_ids))
                 .values(**IDENTIFYING)
+                .execution_options(synchronize_session=False)
+            )
+            # What the caller said at spoken questions (the step itself, like a key, stays).
+            await db.execute(
+                update(CallStep)
+                .where(CallStep.call_id.in_(call_ids), CallStep.heard.is_not(None))
+                .values(heard=None, confidence=None)
                 .execution_options(synchronize_session=False)
             )
         callbacks = await db.execute(

@@ -41,6 +41,15 @@ class Settings:
     fastagi_host: str = "127.0.0.1"
     fastagi_port: int = 4573
     fastagi_header_timeout: float = 5.0
+    # AudioSocket server (spoken answers, ivr/speech): loopback only, like FastAGI.
+    audiosocket_host: str = "127.0.0.1"
+    audiosocket_port: int = 4574
+    # Speech recognition: a Vosk model folder (production: the Polish model); empty = speech off, keys only.
+    speech_model_path: str = ""
+    # Recognition streams at once (each a thread); a caller asked while all are busy gets the keys at once.
+    speech_streams: int = 4
+    # The callers' languages (comma-separated) that the model understands: others get the keys only.
+    speech_languages: str = "pl"
 
     # AMI: loopback only; credentials generated on first run.
     ami_host: str = "127.0.0.1"
@@ -250,7 +259,7 @@ def ensure_secrets(settings: Settings) -> Settings:
 def free_ports() -> dict[str, int]:
     """Free loopback ports for an instance of its own (end-to-end tests, benchmarks), so that it never
     disturbs a running hotline: settings fields ``sip_port`` (UDP), ``ami_port``, ``fastagi_port``,
-    ``console_port``."""
+    ``console_port``, ``audiosocket_port``."""
 
     def free(kind: int) -> int:
         with socket.socket(socket.AF_INET, kind) as sock:
@@ -261,5 +270,6 @@ def free_ports() -> dict[str, int]:
         "sip_port": free(socket.SOCK_DGRAM),
         "ami_port": free(socket.SOCK_STREAM),
         "fastagi_port": free(socket.SOCK_STREAM),
+        "audiosocket_port": free(socket.SOCK_STREAM),
         "console_port": free(socket.SOCK_STREAM),
     }

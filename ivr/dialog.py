@@ -1,8 +1,9 @@
 """Talking with a caller: play prompts, read keys, ask a question with retries.
 
-A :class:`Dialog` is what every conversation of the IVR is built on (the menu, the call-back request, later a
-survey or a spoken question). Keys can be typed during any prompt: a key pressed while something that asks
-nothing is playing is kept and answers the next question.
+A :class:`Dialog` is what every conversation of the IVR is built on (the menu, the call-back request, a
+spoken question, later a survey). Keys can be typed during any prompt: a key pressed while something that
+asks nothing is playing is kept and answers the next question. A spoken question (:meth:`Dialog.ask_spoken`)
+is answered in words or by a key, which always wins.
 
 The channel is the FastAGI channel of :mod:`ivr.fastagi`; only the part described by :class:`CallChannel` is
 used, so tests drive a dialog with a scripted fake caller.
@@ -13,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from ivr.speech.listen import Listened, SpeechListener
 
 # Keys that interrupt a prompt: every key, so that type-ahead works and `*`/`#` are seen.
 ALL_KEYS = "0123456789*#"
@@ -58,11 +61,16 @@ class CallChannel(Protocol):
     async def say_digits(self, digits: str, escape_digits: str = "") -> str | None: ...
     async def get_variable(self, name: str) -> str | None: ...
     async def set_variable(self, name: str, value: str) -> None: ...
+    async def exec(self, application: str, *args: str) -> str: ...
 
 
 class StepJournal(Protocol):
     async def step(self, node: str, key: str | None) -> None:
         """A node entered (``key`` None) or what the caller did there: a key, "timeout", "invalid:7"."""
+
+    async def heard(self, node: str, text: str, confidence: float, key: str | None) -> None:
+        """What the caller said at ``node`` (recognised ``text``, "" for silence), how sure the recogniser
+        was, and what it meant: a key, or a node of its own (None: not understood). No audio is kept."""
 
 
 # --- What is played -----------------------------------------------------------------------------------------
@@ -101,8 +109,17 @@ class GaveUp(Exception):
 class Dialog:
     """Prompts and keys on one call, in the caller's current ``language``."""
 
-    def __init__(self, channel: CallChannel, journal: StepJournal, *, sounds_dir: str, language: str) -> None:
+    def __init__(
+        self,
+        channel: CallChannel,
+        journal: StepJournal,
+        *,
+        sounds_dir: str,
+        language: str,
+        speech: SpeechListener | None = None,
+    ) -> None:
         self.channel = channel
+        self.speech = speech  # None: keys only
         self.journal = journal
         self.sounds_dir = sounds_dir.rstrip("/")
         self.language = language
@@ -144,6 +161,27 @@ class Dialog:
             if key:
                 self.keys_pressed += 1
         return key or None
+
+    async def ask_spoken(self, items: Sequence[Item], phrases: Sequence[str]) -> Listened:
+        """Play a question that may be answered in words (one of ``phrases``) or by a key: a key typed ahead
+        or pressed during the question answers at once, without listening; so does one pressed while
+        listening. Without speech (or while every recognition stream is busy) the outcome says so at once."""
+        if self.pending is not None:
+            typed_ahead, self.pending = self.pending, None
+            return Listened("key", key=typed_ahead)
+        if self.speech is None:
+            return Listened("failed")
+        stream = self.speech.reserve(phrases)
+        if stream is None:
+            return Listened("busy")
+        with stream:
+            key = await self.play(items, interruptible=True)
+            if key is not None:
+                return Listened("key", key=key)
+            listened = await self.speech.listen(self.channel, stream)
+        if listened.key is not None:
+            self.keys_pressed += 1
+        return listened
 
     async def tell(self, items: Sequence[Item]) -> None:
         """Play something that asks nothing; a key pressed meanwhile is kept for the next question."""

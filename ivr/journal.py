@@ -13,10 +13,10 @@ callers in the menu.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from hotline import calls
-from hotline.call_recorder import CallRecorder
+from hotline.call_recorder import CallRecorder, MenuStep
 from hotline.calls import Sessions
 from hotline.clock import Clock, utc_now
 from hotline.live import LiveState
@@ -51,7 +51,7 @@ class DatabaseJournal:
         self.uniqueid = uniqueid
         self.caller_e164 = caller_e164
         self.returning_window = timedelta(days=returning_days)
-        self._steps: list[tuple[datetime, str, str | None]] = []
+        self._steps: list[MenuStep] = []
         self._taken = 0  # steps taken in this call, recorded or not
         self._fields: dict[str, str] = {}
 
@@ -66,6 +66,14 @@ class DatabaseJournal:
         self._steps.append((utc_now(), node[:64], None if key is None else key[:32]))
         if key is None:
             self._progress(node=node[:64])
+
+    async def heard(self, node: str, text: str, confidence: float, key: str | None) -> None:
+        # "said:4" like a key pressed; "said:?" not understood; "said:-" nothing said. The text and the
+        # confidence go with the step.
+        await self.step(node, f"said:{key or ('?' if text else '-')}")
+        if self._steps and self._taken < MAX_STEPS:
+            at, step_node, step_key = self._steps[-1][:3]
+            self._steps[-1] = (at, step_node, step_key, text[:200], round(confidence, 3))
 
     async def set_language(self, language: str) -> None:
         self._fields["language"] = language

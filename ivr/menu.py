@@ -65,6 +65,38 @@ class ReturningCallerNode:
     next: str
 
 
+def normalise_phrase(text: str) -> str:
+    """A phrase as it is compared with what the recogniser heard: lower case, single spaces."""
+    return " ".join(text.lower().split())
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechQuestion:
+    """A menu node's spoken question: "say in a few words what you are calling about, or press a key".
+
+    ``intents`` map, per caller language, each phrase (normalised) to an intent: a key of the node's options
+    (the answer goes where the key goes) or a node of its own (a virtual advisor's answer, which has no key).
+    """
+
+    # Prompt id of the question; None: the node's own intro and prompts ask it (an advisor's answer, which
+    # ends "press 0 or say 'konsultant'").
+    question: str | None
+    retry: str | None  # prompt id: the one re-prompt after silence or an answer not understood; None: none
+    intents: Mapping[str, Mapping[str, str]]  # language → phrase → intent (a key, or a node id)
+    min_confidence: float
+
+    def phrases(self, language: str) -> tuple[str, ...]:
+        return tuple(self.intents.get(language, {}))
+
+    def intent_for(self, language: str, text: str) -> str | None:
+        """The intent an answer means (a key, or a node id), or None."""
+        return self.intents.get(language, {}).get(normalise_phrase(text))
+
+    def node_intents(self) -> frozenset[str]:
+        """The intents that are nodes, not keys."""
+        return frozenset(i for p in self.intents.values() for i in p.values() if i not in OPTION_KEYS)
+
+
 @dataclass(frozen=True, kw_only=True)
 class MenuNode:
     id: str
@@ -75,6 +107,7 @@ class MenuNode:
     timeout_ms: int
     max_tries: int
     fallback: str  # a queue node
+    speech: SpeechQuestion | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,7 +187,9 @@ _NODE_FIELDS: Mapping[str, frozenset[str]] = {
         {"intro", "prompts", "languages", "default", "repeat_intro", "timeout_ms", "max_tries", "next"}
     ),
     "returning_caller": frozenset({"prompts", "after_topic", "key", "timeout_ms", "next"}),
-    "menu": frozenset({"intro", "prompts", "options", "topic", "timeout_ms", "max_tries", "fallback"}),
+    "menu": frozenset(
+        {"intro", "prompts", "options", "topic", "timeout_ms", "max_tries", "fallback", "speech"}
+    ),
     "queue": frozenset({"queue", "prompts"}),
     "end": frozenset({"prompts"}),
 }
@@ -394,6 +429,7 @@ class _Loader:
                 for key, target in self._keyed(required("options"), "options", node_id).items()
             }
             topic = raw.get("topic")
+            speech = None if raw.get("speech") is None else self._speech(raw["speech"], options, node_id)
             return MenuNode(
                 id=node_id,
                 intro=self._prompts(raw.get("intro"), "intro", node_id, required=False),
@@ -403,6 +439,7 @@ class _Loader:
                 timeout_ms=timeout(),
                 max_tries=max_tries(),
                 fallback=self._string(raw.get("fallback", defaults.fallback), "fallback", node_id),
+                speech=speech,
             )
         if kind == "queue":
             queue = self._string(required("queue"), "queue", node_id)
@@ -415,6 +452,60 @@ class _Loader:
             )
         return EndNode(
             id=node_id, prompts=self._prompts(raw.get("prompts"), "prompts", node_id, required=False)
+        )
+
+    def _speech(self, value: Any, options: Mapping[str, str], node_id: str) -> SpeechQuestion:
+        raw = self._mapping(value, "speech", node_id)
+        unknown = set(raw) - {"question", "retry", "intents", "min_confidence"}
+        if unknown:
+            raise MenuError(f"speech: unknown field(s) {sorted(map(str, unknown))}", node_id)
+        if "intents" not in raw:
+            raise MenuError("speech needs 'intents'", node_id)
+        confidence = raw.get("min_confidence", 0.6)
+        number = isinstance(confidence, int | float) and not isinstance(confidence, bool)
+        if not number or not 0 <= confidence <= 1:
+            message = f"speech.min_confidence must be a number from 0 to 1, not {confidence!r}"
+            raise MenuError(message, node_id)
+        intents: dict[str, dict[str, str]] = {}
+        raw_intents = self._mapping(raw["intents"], "speech.intents", node_id)
+        if not raw_intents:
+            raise MenuError("speech.intents must name at least one intent", node_id)
+        for raw_key, per_language in raw_intents.items():
+            key = str(raw_key) if isinstance(raw_key, int) and not isinstance(raw_key, bool) else raw_key
+            if isinstance(key, str) and NODE_ID.fullmatch(key) and key not in RESERVED_IDS:
+                pass  # a node of its own: checked with the other references
+            else:
+                key = self._key(raw_key, "speech.intents", node_id)
+                target = options.get(key)
+                if target is None:
+                    raise MenuError(f"speech.intents: key {key!r} is not one of the options", node_id)
+                if target in RESERVED_IDS:
+                    message = f"speech.intents: key {key!r} leads to {target!r}, not to a node"
+                    raise MenuError(message, node_id)
+            languages = self._mapping(per_language, f"speech.intents.{key}", node_id)
+            for language, phrases in languages.items():
+                what = f"speech.intents.{key}.{language}"
+                if language not in self.catalog.languages:
+                    known_languages = list(self.catalog.languages)
+                    message = f"{what}: {language!r} is not one of the prompt languages {known_languages}"
+                    raise MenuError(message, node_id)
+                if not isinstance(phrases, list) or not phrases:
+                    raise MenuError(f"{what} must be a non-empty list of phrases", node_id)
+                for phrase in phrases:
+                    said = normalise_phrase(self._string(phrase, what, node_id))
+                    known = intents.setdefault(language, {})
+                    if said in known and known[said] != key:
+                        raise MenuError(
+                            f"{what}: {said!r} already means {known[said]!r} in {language!r}", node_id
+                        )
+                    known[said] = key
+        return SpeechQuestion(
+            question=None
+            if raw.get("question") is None
+            else self._prompt(raw["question"], "speech.question", node_id),
+            retry=None if raw.get("retry") is None else self._prompt(raw["retry"], "speech.retry", node_id),
+            intents=MappingProxyType({lang: MappingProxyType(p) for lang, p in intents.items()}),
+            min_confidence=float(confidence),
         )
 
     def _check_references(self, menu: Menu) -> None:
@@ -448,6 +539,9 @@ class _Loader:
                 target(node.id, "fallback", node.fallback)
                 if not isinstance(nodes[node.fallback], QueueNode):
                     raise MenuError(f"fallback {node.fallback!r} must be a queue node", node.id)
+                if node.speech is not None:
+                    for intent in sorted(node.speech.node_intents()):
+                        target(node.id, f"speech intent {intent!r}", intent)
                 if node.topic is not None and node.topic not in menu.topics:
                     raise MenuError(f"unknown topic {node.topic!r} (topics: {sorted(menu.topics)})", node.id)
 
@@ -471,6 +565,8 @@ def _successors(menu: Menu, node: Node) -> Iterator[str]:
         yield node.next
     elif isinstance(node, MenuNode):
         yield from (ref for ref in node.options.values() if ref not in RESERVED_IDS)
+        if node.speech is not None:
+            yield from sorted(node.speech.node_intents())
         yield node.fallback
 
 

@@ -13,6 +13,7 @@ from hotline.settings import Settings
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.prompts import PromptCatalog
+from ivr.speech.listen import SpeechListener
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,12 @@ class IvrServices:
     now: Clock = utc_now
     # The live picture of calls (Redis): the IVR reports each caller's progress through the menu.
     live: LiveState | None = None
+    # Hears spoken answers; None: speech is off (no model configured), the menu is keys only.
+    speech: SpeechListener | None = None
+
+    @property
+    def speech_languages(self) -> frozenset[str]:
+        return frozenset(s.strip() for s in self.settings.speech_languages.split(",") if s.strip())
 
 
 def load_ivr_services(
@@ -39,6 +46,7 @@ def load_ivr_services(
     queues: Queues,
     now: Clock = utc_now,
     live: LiveState | None = None,
+    speech: SpeechListener | None = None,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
     catalog = PromptCatalog.load(settings.prompts_file)
@@ -53,4 +61,5 @@ def load_ivr_services(
         sounds_dir=sounds_dir,
         now=now,
         live=live,
+        speech=speech,
     )

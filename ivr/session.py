@@ -30,7 +30,9 @@ from ivr.menu import (
     MenuNode,
     QueueNode,
     ReturningCallerNode,
+    SpeechQuestion,
 )
+from ivr.speech.listen import SpeechListener
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,8 @@ class _Call:
         sounds_dir: str,
         now: Clock,
         region: str,
+        speech: SpeechListener | None = None,
+        speech_languages: frozenset[str] = frozenset(),
     ) -> None:
         self.channel = channel
         self.menu = menu
@@ -113,7 +117,10 @@ class _Call:
         self.region = region
         self.uniqueid = channel.env.uniqueid
         language = next((n.default for n in menu.nodes.values() if isinstance(n, LanguageNode)), "pl")
-        self.dialog = Dialog(channel, journal, sounds_dir=sounds_dir, language=language)
+        self.dialog = Dialog(channel, journal, sounds_dir=sounds_dir, language=language, speech=speech)
+        # The callers' languages the speech model understands; others get the keys only.
+        self.speech_languages = speech_languages
+        self.spoken_question_asked = False
         self.topic: str | None = None
         # The topic of the menu the caller is in now: going back (#) to a menu without one clears it.
         self.menu_topic: str | None = None
@@ -239,6 +246,14 @@ class _Call:
             await self._set_topic(node.topic)
         prompts = self.dialog.prompts(node.prompts)
         items = [*self.dialog.prompts(node.intro), *prompts] if arrived else prompts
+        if arrived and node.speech is not None and self._speaks(node.speech):
+            spoken = await self._spoken(node, node.speech)
+            if spoken is not None:
+                return spoken
+            if self.spoken_question_asked:
+                # The intro was heard before the question; a node whose prompts were the question (an
+                # advisor's answer) waits for a key before saying them again.
+                items = prompts if node.speech.question is not None else []
         failures = 0
         while True:
             key = await self.dialog.ask(items, node.timeout_ms)
@@ -282,6 +297,50 @@ class _Call:
                 await self.dialog.play(self.dialog.prompts([error]), interruptible=False)
                 return _Goto(node.fallback)
             await self.dialog.tell(self.dialog.prompts([error]))
+
+    def _speaks(self, question: SpeechQuestion) -> bool:
+        return (
+            self.dialog.speech is not None
+            and self.language in self.speech_languages
+            and bool(question.phrases(self.language))
+        )
+
+    async def _spoken(self, node: MenuNode, question: SpeechQuestion) -> _Step | None:
+        """Ask the node's spoken question (one re-prompt after silence or an answer not understood); the
+        step to the intent's target, or None for the key menu (with a key pressed meanwhile kept for it)."""
+        self.spoken_question_asked = False
+        asking = node.prompts if question.question is None else (question.question,)
+        items = self.dialog.prompts([*node.intro, *asking])
+        for _attempt in range(1 if question.retry is None else 2):
+            listened = await self.dialog.ask_spoken(items, question.phrases(self.language))
+            if listened.key is not None:
+                self.dialog.pending = listened.key  # the key menu answers it at once
+                return None
+            if listened.heard is None:  # busy, or the audio failed
+                await self.journal.step(node.id, f"speech:{listened.outcome}")
+                log.info("call %s: no spoken answer at %s (%s)", self.uniqueid, node.id, listened.outcome)
+                if listened.outcome != "busy":
+                    self.spoken_question_asked = True
+                return None
+            self.spoken_question_asked = True
+            heard = listened.heard
+            intent = question.intent_for(self.language, heard.text)
+            if intent is not None and heard.confidence < question.min_confidence:
+                intent = None
+            # What the caller said is in the journal, not in the log.
+            log.info(
+                "call %s: spoken answer at %s (confidence %.2f): %s",
+                self.uniqueid,
+                node.id,
+                heard.confidence,
+                intent,
+            )
+            await self.journal.heard(node.id, heard.text, heard.confidence, intent)
+            if intent is not None:
+                return _Goto(node.options.get(intent, intent))
+            if question.retry is not None:
+                items = self.dialog.prompts([question.retry])
+        return None
 
     async def _queue(self, node: QueueNode) -> _Step:
         await self.journal.step(node.id, None)
@@ -333,6 +392,8 @@ async def run_ivr(
     sounds_dir: str,
     now: Clock,
     region: str = "PL",
+    speech: SpeechListener | None = None,
+    speech_languages: frozenset[str] = frozenset(),
 ) -> IvrResult:
     """Run the 19524 menu on ``channel`` until the caller is to be queued, is served, or hangs up.
 
@@ -343,12 +404,24 @@ async def run_ivr(
     - ``sounds_dir``: the prompts' folder as Asterisk sees it; files are ``{sounds_dir}/{lang}/{prompt_id}``.
     - ``now``: the clock (aware datetimes), injectable for tests.
     - ``region``: how phone numbers without a country code are read (settings ``default_region``).
+    - ``speech``: hears spoken answers (None: the menu is keys only); ``speech_languages``: the callers'
+      languages its model understands (settings ``speech_languages``).
 
     Sets the channel variables of the module docstring and calls ``journal.finish`` exactly once. A hang-up
     is not an error: it ends as ``hung_up_in_menu`` (or ``self_service`` after a topic's information).
     Other exceptions propagate to the AGI server, and the dialplan queues the caller itself.
     """
-    call = _Call(channel, menu, hours, journal, sounds_dir=sounds_dir, now=now, region=region)
+    call = _Call(
+        channel,
+        menu,
+        hours,
+        journal,
+        sounds_dir=sounds_dir,
+        now=now,
+        region=region,
+        speech=speech,
+        speech_languages=speech_languages,
+    )
     try:
         result = await call.run()
     except CallerHungUp:

@@ -1,5 +1,5 @@
 """The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``offers``,
-``purge``, ``caller``."""
+``purge``, ``caller``, ``speech``."""
 
 from __future__ import annotations
 
@@ -122,6 +122,21 @@ def _prompts(settings: Settings, _args: argparse.Namespace) -> int:
         return 1
     print(f"prompts ready in {out}")
     return 0
+
+
+def _speech(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.speech.check import check_speech
+    from ivr.speech.recognizer import SpeechModelError
+
+    logging.basicConfig(level=logging.WARNING)
+    model = args.model if args.model is not None else settings.speech_model_path
+    try:
+        result = asyncio.run(check_speech(model, args.phrase, voice=args.voice, grammar=args.grammar))
+    except (SpeechModelError, ValueError) as exc:
+        print(f"speech check failed: {exc}", file=sys.stderr)
+        return 1
+    print(result.describe())
+    return 0 if result.ok else 1
 
 
 def _offers(settings: Settings, args: argparse.Namespace) -> int:
@@ -266,6 +281,15 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("user", help="manage console users (add, passwd, disable, enable)")
     user.add_argument("user_args", nargs=argparse.REMAINDER)
 
+    speech = sub.add_parser("speech", help="speech recognition: 'check' loads the model, recognises a phrase")
+    speech.add_argument("action", choices=("check",))
+    speech.add_argument("--model", default=None, help="a Vosk model folder (default: speech_model_path)")
+    speech.add_argument("--phrase", default="konsultant", help="what espeak-ng says (default: konsultant)")
+    speech.add_argument("--voice", default="pl", help="espeak-ng's voice, the model's language (default: pl)")
+    speech.add_argument(
+        "--grammar", nargs="*", default=["praca", "zasiłek", "rejestracja"], help="other phrases it may hear"
+    )
+
     offers = sub.add_parser("offers", help="job and training offers (import FILE, generate N)")
     offers.add_argument("offers_args", nargs=argparse.REMAINDER)
 
@@ -285,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "purge": _purge,
         "caller": _caller,
         "offers": _offers,
+        "speech": _speech,
     }
     return handlers[args.command](settings, args)
 

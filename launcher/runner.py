@@ -33,6 +33,9 @@ from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
+from ivr.speech.listen import SpeechListener
+from ivr.speech.recognizer import SpeechRecognition
+from ivr.speech.server import AudioSocketServer
 from launcher.watchdog import heartbeat
 
 log = logging.getLogger(__name__)
@@ -83,6 +86,7 @@ class Hotline:
     live: LiveState | None = None
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
+    speech: SpeechListener | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
     clock: Clock = utc_now
     _console: Any = None
@@ -124,8 +128,16 @@ class Hotline:
             settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
         )
         await self.live.start_fresh()
+        await self.start_speech()
         self.services = load_ivr_services(
-            settings, sessions, self.recorder, sounds_dir, queues=queues, now=self.clock, live=self.live
+            settings,
+            sessions,
+            self.recorder,
+            sounds_dir,
+            queues=queues,
+            now=self.clock,
+            live=self.live,
+            speech=self.speech,
         )
         await self.start_agi()
 
@@ -172,6 +184,22 @@ class Hotline:
         )
         await self.agi.start()
 
+    async def start_speech(self) -> None:
+        """Load the speech model (none configured: speech is off) and open the AudioSocket server."""
+        settings = self.settings
+        recognition = await SpeechRecognition.load(settings.speech_model_path, settings.speech_streams)
+        if recognition is None:
+            return
+        server = AudioSocketServer(settings.audiosocket_host, settings.audiosocket_port)
+        await server.start()
+        self.speech = SpeechListener(server, recognition)
+
+    async def stop_speech(self) -> None:
+        if self.speech is not None:
+            await self.speech.server.close()
+            self.speech.recognition.close()
+            self.speech = None
+
     async def stop_agi(self) -> None:
         if self.agi is not None:
             await self.agi.close()
@@ -189,6 +217,7 @@ class Hotline:
         if self.listener_ami is not None:
             await self.listener_ami.close()
         await self.stop_agi()
+        await self.stop_speech()
         if self.live is not None:
             await self.live.close()  # after the IVR: what it reported is published
         if self.recorder is not None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -98,6 +99,10 @@ class CallStep(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     node: Mapped[str] = mapped_column(String(64))
     key: Mapped[str | None] = mapped_column(String(32))
+    # A spoken answer (key "said:…"): the text recognised ("" for silence) and the recogniser's confidence.
+    # Personal data like the number: exported with the call, cleared by `hotline caller erase`.
+    heard: Mapped[str | None] = mapped_column(String(200))
+    confidence: Mapped[float | None] = mapped_column(Float)
 
     call: Mapped[Call] = relationship(back_populates="steps")
 

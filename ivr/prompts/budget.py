@@ -45,7 +45,8 @@ def listenings(menu: Menu) -> tuple[Listening, ...]:
 
     A language node: its intro (the greeting) in every language, as it is said again in a newly chosen
     one; and on arrival, the intro in the default language and one choice in each offered language. A
-    menu node: its intro and prompts, as on arrival; a node with a topic is a topic's information.
+    menu node: its intro and prompts, as on arrival; a node with a topic is a topic's information; a node
+    with a spoken question: its intro and the question, as on arrival.
     """
     found: list[Listening] = []
     for node in menu.nodes.values():
@@ -67,6 +68,9 @@ def listenings(menu: Menu) -> tuple[Listening, ...]:
             )
         elif isinstance(node, MenuNode):
             parts = tuple((prompt_id, None) for prompt_id in (*node.intro, *node.prompts))
+            if node.speech is not None and node.speech.question is not None:
+                question = tuple((prompt_id, None) for prompt_id in (*node.intro, node.speech.question))
+                found.append(Listening(node.id, "spoken question", "menu", question))
             if node.topic is None:
                 found.append(Listening(node.id, "menu", "menu", parts))
             else:

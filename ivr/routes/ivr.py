@@ -64,6 +64,8 @@ def route(services: IvrServices) -> Route:
                 sounds_dir=services.sounds_dir,
                 now=services.now,
                 region=settings.default_region,
+                speech=services.speech,
+                speech_languages=services.speech_languages,
             )
         finally:
             await journal.flush()

@@ -180,3 +180,27 @@ def test_retention_comes_from_the_settings() -> None:
     assert retention.callbacks == timedelta(days=Settings.callback_retention_days)
     with pytest.raises(ValueError, match="call_retention_days"):
         Settings(call_retention_days=0)
+
+
+async def test_what_a_caller_said_is_exported_and_erased(db_sessions: Sessions) -> None:
+    day = datetime(2019, 5, 8, 9, 0, tzinfo=UTC)
+    number = unique_mobile()
+    call = await add_call(db_sessions, day, caller_number=number, outcome="queued", steps=PATH)
+    async with db_sessions() as db, db.begin():
+        db.add(
+            CallStep(
+                call_id=call.id, at=day, node="main", key="said:4", heard="praca za granicą", confidence=0.9
+            )
+        )
+
+    exported = await export_number(db_sessions, number)
+    said = [step for step in exported["calls"][0]["steps"] if step["key"] == "said:4"]
+    assert said == [
+        {"at": said[0]["at"], "node": "main", "key": "said:4", "heard": "praca za granicą", "confidence": 0.9}
+    ]
+    json.dumps(exported)
+
+    await erase_number(db_sessions, number)
+    async with db_sessions() as db:
+        step = await db.scalar(select(CallStep).where(CallStep.call_id == call.id, CallStep.key == "said:4"))
+    assert step is not None and (step.heard, step.confidence) == (None, None)  # the step stays, like a key

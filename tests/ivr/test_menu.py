@@ -47,7 +47,7 @@ def test_every_topic_menu_falls_back_to_its_own_queue() -> None:
     menu = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
     expected = {
         "jobs": "jobs", "training": "training", "registration": "registration", "abroad": "abroad",
-        "employers": "employers", "youth": "ecam",
+        "employers": "employers", "youth": "ecam", "general": "consultant",
     }  # fmt: skip
     for node in menu.nodes.values():
         if isinstance(node, MenuNode) and node.topic is not None:
@@ -128,7 +128,11 @@ def test_an_unreachable_node_is_refused() -> None:
 
 
 def test_a_node_left_unreachable_by_an_edit_is_named() -> None:
-    error = refused(lambda d: d["nodes"]["main"]["options"].pop("6"))
+    def drop_youth(data: dict[str, Any]) -> None:
+        data["nodes"]["main"]["options"].pop("6")
+        data["nodes"]["main"]["speech"]["intents"].pop("6")  # its spoken phrases go with the key
+
+    error = refused(drop_youth)
     assert error.node == "youth"
     assert "to_ecam" in str(error)  # the ECAM queue is cut off too
 
@@ -264,3 +268,73 @@ def test_errors_from_the_file_name_the_file_and_the_node(tmp_path: Path) -> None
     with pytest.raises(MenuError) as caught:
         load_menu(write_menu(tmp_path, text), CATALOG, QUEUE_NAMES)
     assert str(caught.value).startswith(f"{tmp_path / 'menu.yaml'}: node 'to_ecam': unknown queue 'ohp'")
+
+
+# --- Spoken answers (a menu node's `speech`) ----------------------------------------------------------------
+
+
+HOTLINE_MENU = load_menu(DEFAULT_MENU_FILE, CATALOG, QUEUE_NAMES)
+
+
+def test_the_main_menu_understands_phrases_in_every_language() -> None:
+    main = HOTLINE_MENU.nodes["main"]
+    assert isinstance(main, MenuNode) and main.speech is not None
+    speech = main.speech
+    for language in ("pl", "uk", "en"):
+        assert speech.phrases(language)
+    assert speech.intent_for("pl", "Praca  za granicą") == "4"  # case and spaces do not matter
+    assert speech.intent_for("pl", "zasiłek") == "3"
+    assert speech.intent_for("pl", "konsultant") == "0"
+    assert speech.intent_for("pl", "pogoda") is None
+    assert speech.phrases("ko") == ()
+
+
+def test_the_virtual_advisor_answers_questions_asked_at_the_main_menu() -> None:
+    main = HOTLINE_MENU.nodes["main"]
+    assert isinstance(main, MenuNode) and main.speech is not None
+    advisors = {"advisor_documents", "advisor_benefit", "advisor_hours", "advisor_return"}
+    assert main.speech.node_intents() == advisors
+    assert main.speech.intent_for("pl", "jakie dokumenty do rejestracji") == "advisor_documents"
+    assert main.speech.intent_for("en", "opening hours") == "advisor_hours"
+    for advisor in advisors:
+        node = HOTLINE_MENU.nodes[advisor]
+        assert isinstance(node, MenuNode) and node.speech is not None
+        assert node.prompts[:2] == (advisor, "hint_consultant_spoken")  # "press 0 or say 'konsultant'"
+        assert node.speech.question is None and node.speech.retry is None  # the answer asks
+        for language in ("pl", "uk", "en"):
+            target = node.options[
+                node.speech.intent_for(
+                    language, {"pl": "konsultant", "uk": "консультант", "en": "consultant"}[language]
+                )
+                or ""
+            ]
+            assert isinstance(HOTLINE_MENU.nodes[target], QueueNode)
+
+
+def test_every_intent_leads_where_its_key_leads() -> None:
+    for node in HOTLINE_MENU.nodes.values():
+        if isinstance(node, MenuNode) and node.speech is not None:
+            for phrases in node.speech.intents.values():
+                keys = {intent for intent in phrases.values() if intent.isdigit()}
+                assert keys <= set(node.options)
+                assert set(phrases.values()) - keys <= set(HOTLINE_MENU.nodes)
+
+
+@pytest.mark.parametrize(
+    ("edit", "error"),
+    [
+        (lambda s: s["intents"].update({"8": {"pl": ["osiem"]}}), "key '8' is not one of the options"),
+        (lambda s: s["intents"]["1"].update(pl=["zasiłek"]), "'zasiłek' already means '1'"),
+        (lambda s: s["intents"].update(advisor_nowhere={"pl": ["gdzie"]}), "goes to unknown node"),
+        (lambda s: s["intents"]["1"].update(de=["arbeit"]), "'de' is not one of the prompt languages"),
+        (lambda s: s["intents"]["1"].update(pl=[]), "non-empty list of phrases"),
+        (lambda s: s.update(min_confidence=2), "min_confidence must be a number from 0 to 1"),
+        (lambda s: s.update(question="no_such_prompt"), "not in the prompt catalog"),
+        (lambda s: s.pop("intents"), "speech needs 'intents'"),
+        (lambda s: s.update(when="always"), "unknown field"),
+    ],
+)
+def test_a_broken_spoken_question_is_refused(edit: Any, error: str) -> None:
+    refusal = refused(lambda d: edit(d["nodes"]["main"]["speech"]))
+    assert refusal.node == "main"
+    assert error in str(refusal)
