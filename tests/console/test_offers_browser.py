@@ -66,6 +66,8 @@ async def test_a_consultant_finds_an_offer_as_she_types_and_opens_it(
 
             page.on("console", record)
             await page.goto(f"{console_url}/login?next=/offers")
+            # The sign-in form puts the cursor in the user name: type only once it is there.
+            await expect(page.get_by_label("Nazwa użytkownika")).to_be_focused()
             await page.keyboard.type(consultant.username)
             await page.keyboard.press("Tab")
             await page.keyboard.type(consultant.password)
