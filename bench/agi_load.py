@@ -9,7 +9,9 @@ answer each command after a 100 ms "Asterisk-side" delay. The route is the same 
 same bytes on the wire: ANSWER, GET VARIABLE, STREAM FILE, SET VARIABLE, VERBOSE.
 
 Added latency = time from a channel sending its reply (or its header) to receiving the next command: the
-time the server adds to a call.
+time the server adds to a call. Server CPU / session = CPU time of the server process (user + system) over
+the pass, divided by the sessions of the pass. The "ours/pano" column is ours divided by panoramisk's: below
+1.00x, ours is lower.
 
 Scenarios:
   S1   300 concurrent channels, each placing calls back to back    p50 / p99 added latency, target p99 <= 5 ms
@@ -18,10 +20,11 @@ Scenarios:
   S3+  20 calls once those bad connections have closed (FIN)       errors, target 0
   S2   2,000 calls held at once (each waits after ANSWER until all are answered)   errors, target 0
   S4   on a fresh server: ONE connection sends half a header and closes, then 20 calls   errors, target 0
-S1 and S3 passes are interleaved (ours, panoramisk, ours, ...) so that noise from elsewhere on the machine
-falls on both alike; panoramisk gets one S3 pass, the last, because closing half-sent headers leaves it
-spinning at 100% CPU and serving nobody (S3+, S4: reported as "FAILED (hung)", not waited for). Each server
-gets an unmeasured warm-up pass; every scenario has a deadline, so a hung server costs seconds, not the run.
+S1 and S3 passes, and then S2 passes on fresh servers, are interleaved (the S1 and S2 pairs in alternating
+order) so that noise from elsewhere on the machine falls on both alike; panoramisk gets one S3 pass, the
+last, because closing half-sent headers leaves it spinning at 100% CPU and serving nobody (S3+, S4: reported
+as "FAILED (hung)", not waited for). Each server gets an unmeasured warm-up pass; every scenario has a
+deadline, so a hung server costs seconds, not the run.
 """
 
 from __future__ import annotations
@@ -340,6 +343,7 @@ class Sizes:
     rounds: int  # calls per channel in one pass of S1 or S3 (back to back: the concurrency is sustained)
     passes: int  # passes of S1 and of S3, interleaved
     burst: int
+    burst_passes: int  # passes of S2, interleaved
     bad: int
     after_eof: int
     deadline: float
@@ -351,13 +355,22 @@ FULL = Sizes(
     rounds=2,
     passes=3,
     burst=2000,
+    burst_passes=3,
     bad=1000,
     after_eof=20,
     deadline=10.0,
     burst_deadline=60.0,
 )
 SMOKE = Sizes(
-    concurrency=20, rounds=1, passes=1, burst=20, bad=20, after_eof=5, deadline=5.0, burst_deadline=10.0
+    concurrency=20,
+    rounds=1,
+    passes=1,
+    burst=20,
+    burst_passes=1,
+    bad=20,
+    after_eof=5,
+    deadline=5.0,
+    burst_deadline=10.0,
 )
 
 
@@ -371,6 +384,11 @@ class Outcome:
     @property
     def cpu_percent(self) -> float:
         return 100.0 * self.server_cpu / self.wall if self.wall else 0.0
+
+    @property
+    def cpu_per_session(self) -> float | None:
+        """Server CPU seconds per session of the pass (accept, header, commands, close)."""
+        return self.server_cpu / self.load.sessions if self.load.sessions else None
 
     @property
     def hung(self) -> bool:
@@ -446,12 +464,29 @@ async def after_half_header(server: ServerProcess, sizes: Sizes) -> Outcome:
     )
 
 
+def alternating(servers: list[ServerProcess], number: int) -> list[ServerProcess]:
+    """The servers in turn, the first one first on even passes and last on odd ones: whoever goes first in a
+    pair of passes (a client with fewer sockets behind it, a machine still busy with the previous pass) does
+    not always get the same server."""
+    return servers if number % 2 == 0 else servers[::-1]
+
+
+def summary(outcome: Outcome) -> str:
+    load = outcome.load
+    cpu = outcome.cpu_per_session
+    return (
+        f"p50 {ms(percentile(load.latencies, 0.5))}, p99 {ms(percentile(load.latencies, 0.99))}, "
+        f"server CPU / session {us(cpu)}, errors {load.error_count}"
+    )
+
+
 async def run_scenarios(
     servers: list[ServerProcess], sizes: Sizes, logs: Mapping[str, IO[bytes]]
 ) -> dict[str, dict[str, Outcome]]:
     """Every scenario on every server. S1 and S3 passes are interleaved (ours S1, theirs S1, ours S3, ...)
     so that noise from elsewhere on the machine falls on all alike. Closing S3's half-sent headers leaves
-    panoramisk spinning, so it gets one S3 pass, the last; S4 starts fresh server processes."""
+    panoramisk spinning, so it gets one S3 pass, the last; S2 and S4 then run on fresh server processes, S2
+    passes interleaved too."""
     passes: dict[str, dict[str, list[Outcome]]] = {s.kind: {"S1": [], "S3": []} for s in servers}
     results: dict[str, dict[str, Outcome]] = {s.kind: {} for s in servers}
     last = sizes.passes - 1
@@ -460,13 +495,13 @@ async def run_scenarios(
         say(f"{server.kind}: warm-up (not measured)")
         await channels_pass(server, sizes, "warm-up")
     for number in range(sizes.passes):
-        for server in servers:
+        for server in alternating(servers, number):
             say(
                 f"{server.kind}: S1 pass {number + 1}/{sizes.passes}: {sizes.concurrency} concurrent channels"
             )
-            passes[server.kind]["S1"].append(
-                await channels_pass(server, sizes, f"quiet.{number}", sizes.rounds)
-            )
+            outcome = await channels_pass(server, sizes, f"quiet.{number}", sizes.rounds)
+            passes[server.kind]["S1"].append(outcome)
+            say(f"  {summary(outcome)}")
         for server in servers:
             if server.kind == "ours" or number == last:
                 say(f"{server.kind}: S3 pass {number + 1}/{sizes.passes}: S1 with {sizes.bad} bad conns")
@@ -487,12 +522,22 @@ async def run_scenarios(
         servers[index] = server = await ServerProcess.spawn(server.kind, logs[server.kind])
         say(f"{server.kind}: warm-up (not measured)")
         await channels_pass(server, sizes, "warm-up")
-        say(f"{server.kind}: S2 {sizes.burst} sessions held at once")
-        results[server.kind]["S2"] = await measured(
-            server,
-            functools.partial(run_burst, server.port, sizes.burst, sizes.burst_deadline),
-            sizes.burst_deadline + 10,
-        )
+    bursts: dict[str, list[Outcome]] = {s.kind: [] for s in servers}
+    for number in range(sizes.burst_passes):
+        for server in alternating(servers, number):
+            say(f"{server.kind}: S2 pass {number + 1}/{sizes.burst_passes}: {sizes.burst} held at once")
+            outcome = await measured(
+                server,
+                functools.partial(run_burst, server.port, sizes.burst, sizes.burst_deadline),
+                sizes.burst_deadline + 10,
+            )
+            bursts[server.kind].append(outcome)
+            say(f"  {summary(outcome)}")
+    for server in servers:
+        results[server.kind]["S2"] = merge(bursts[server.kind])
+        results[server.kind]["S2"].extra["p99 per pass"] = [
+            percentile(outcome.load.latencies, 0.99) for outcome in bursts[server.kind]
+        ]
         say(f"{server.kind}: S4 half a header then close, then {sizes.after_eof} sessions")
         results[server.kind]["S4"] = await after_half_header(server, sizes)
     return results
@@ -527,9 +572,14 @@ def describe(outcome: Outcome | None, value: str) -> str:
 
 
 def ratio(ours: float | None, theirs: float | None) -> str:
-    if ours is None or theirs is None or ours == 0:
+    """Ours over panoramisk's: below 1.00x, ours is lower (faster, cheaper)."""
+    if ours is None or theirs is None or theirs == 0:
         return "-"
-    return f"{theirs / ours:.2f}x"
+    return f"{ours / theirs:.2f}x"
+
+
+def us(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1e6:.0f} us"
 
 
 def errors_text(outcome: Outcome) -> str:
@@ -585,8 +635,17 @@ def report(ours: dict[str, Outcome], theirs: dict[str, Outcome], sizes: Sizes) -
             o.load.error_count == 0,
         )
 
-    def cpu(label: str, key: str) -> None:
-        row(f"{label}: server CPU", f"{ours[key].cpu_percent:.0f}%", f"{theirs[key].cpu_percent:.0f}%")
+    def cpu(label: str, key: str, per_session: bool = True) -> None:
+        o, t = ours[key], theirs[key]
+        row(f"{label}: server CPU", f"{o.cpu_percent:.0f}%", f"{t.cpu_percent:.0f}%")
+        if per_session:  # CPU time is counted in 10 ms ticks: only passes of many sessions give a figure
+            rat = "" if o.hung or t.hung else ratio(o.cpu_per_session, t.cpu_per_session)
+            row(
+                f"{label}: server CPU / session",
+                us(o.cpu_per_session),
+                describe(t, us(t.cpu_per_session)),
+                rat,
+            )
 
     label = f"S1 {sizes.concurrency} concurrent"
     our_quiet = p99(ours, "S1")
@@ -601,7 +660,13 @@ def report(ours: dict[str, Outcome], theirs: dict[str, Outcome], sizes: Sizes) -
     o, t = ours["S2"], theirs["S2"]
     row(f"{label}: errors", errors_text(o), describe(t, errors_text(t)), "", "0", o.load.error_count == 0)
     row(f"{label}: peak concurrent", str(o.load.peak_in_flight), str(t.load.peak_in_flight))
+    latency(label, "S2", 0.5)
     latency(label, "S2", 0.99)
+    row(
+        f"{label}: p99 of each pass, ms",
+        " / ".join(f"{v * 1000:.0f}" for v in o.extra.get("p99 per pass", []) if v is not None),
+        " / ".join(f"{v * 1000:.0f}" for v in t.extra.get("p99 per pass", []) if v is not None),
+    )
     cpu(label, "S2")
 
     label = f"S3 {sizes.concurrency} beside {sizes.bad} bad conns"
@@ -611,8 +676,8 @@ def report(ours: dict[str, Outcome], theirs: dict[str, Outcome], sizes: Sizes) -
     latency(label, "S3", 0.99)
     row(
         f"{label}: p99 / quiet p99",
-        describe(o, ratio(our_quiet, our_noisy)),
-        describe(t, ratio(p99(theirs, "S1"), their_noisy)),
+        describe(o, ratio(our_noisy, our_quiet)),
+        describe(t, ratio(their_noisy, p99(theirs, "S1"))),
         "",
         "<= 2x",
         our_noisy is not None and our_quiet is not None and our_noisy <= 2 * our_quiet and not o.hung,
@@ -626,13 +691,13 @@ def report(ours: dict[str, Outcome], theirs: dict[str, Outcome], sizes: Sizes) -
     cpu(label, "S3")
     label = f"S3 then bad conns close: {sizes.after_eof} sessions"
     row(label, served(ours["S3+"]), served(theirs["S3+"]), "", "0 errors", ours["S3+"].load.error_count == 0)
-    cpu(label, "S3+")
+    cpu(label, "S3+", per_session=False)
 
     label = f"S4 1 half header + close: {sizes.after_eof} sessions"
     row(label, served(ours["S4"]), served(theirs["S4"]), "", "0 errors", ours["S4"].load.error_count == 0)
-    cpu(label, "S4")
+    cpu(label, "S4", per_session=False)
 
-    headers = ("scenario / metric", "ours", "panoramisk", "ratio p/o", "target", "ours")
+    headers = ("scenario / metric", "ours", "panoramisk", "ours/pano", "target", "ours")
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     line = "  ".join("-" * w for w in widths)
     print(line)

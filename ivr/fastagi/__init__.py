@@ -1,8 +1,10 @@
 """Our asyncio FastAGI server: Asterisk's `AGI(agi://127.0.0.1:4573/<route>)` lands in one async route.
 
 * `protocol`: the wire format, pure (header -> `AgiEnvironment`, reply line -> `AgiReply`, `format_command`);
+* `connection`: `AgiConnection`, the bytes of one connection (header, reply lines, byte limits, its timer);
 * `channel`: `Channel`, the typed AGI commands of one session (hang-up -> `CallerHungUp`);
-* `server`: `FastAgiServer`, which reads headers under a deadline, dispatches routes and catches their errors.
+* `server`: `FastAgiServer`, which accepts connections, parses headers, dispatches routes and catches their
+  errors.
 """
 
 from ivr.fastagi.channel import Channel, DigitInput

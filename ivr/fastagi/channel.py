@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ivr.fastagi.errors import AgiCommandError, AgiProtocolError, CallerHungUp
 from ivr.fastagi.protocol import (
@@ -17,11 +18,23 @@ from ivr.fastagi.protocol import (
     reply_continues,
 )
 
+if TYPE_CHECKING:
+    from ivr.fastagi.connection import AgiConnection
+
 __all__ = ["DEFAULT_COMMAND_TIMEOUT", "Channel", "DigitInput"]
 
 DEFAULT_COMMAND_TIMEOUT = 300.0
 
 _DEAD_CHANNEL = 511
+
+
+def _reply_line(raw: bytes) -> str:
+    if not raw.endswith(b"\n"):  # end of stream, possibly mid-line
+        raise CallerHungUp("Asterisk closed the connection")
+    text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    if HANGUP_LINE in text and is_hangup_line(text):
+        raise CallerHungUp("the caller hung up")
+    return text
 
 
 @dataclass(frozen=True)
@@ -33,7 +46,7 @@ class DigitInput:
 
 
 class Channel:
-    """One FastAGI session, over the reader/writer pair of its connection.
+    """One FastAGI session, over its connection.
 
     A hang-up (`HANGUP` line, `511`, `result=-1` where it means hang-up, end of the connection) raises
     `CallerHungUp`, and so does every later command, without writing. Asterisk refusing a command (`510`,
@@ -41,39 +54,25 @@ class Channel:
     cannot be parsed, raises `AgiProtocolError` and leaves the session unusable.
     """
 
+    __slots__ = ("_broken", "_busy", "_command_timeout", "_connection", "_hung_up", "env")
+
     def __init__(
         self,
         env: AgiEnvironment,
-        reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        connection: AgiConnection,
         *,
         command_timeout: float = DEFAULT_COMMAND_TIMEOUT,
     ) -> None:
         self.env = env
-        self._reader = reader
-        self._writer = writer
+        self._connection = connection
         self._command_timeout = command_timeout
         self._hung_up = False
         self._broken: str | None = None
         self._busy = False
-        # One lazily re-armed timer per channel instead of one timer per command: `_deadline` is when the
-        # pending reply is due; the watchdog, when it fires, re-arms itself for a later deadline or, if the
-        # reply is overdue, aborts the connection, which wakes the waiting read.
-        self._deadline: float | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
-        self._expired: str | None = None
-        self._pending: tuple[str, float] = ("", 0.0)
 
     @property
     def hung_up(self) -> bool:
         return self._hung_up
-
-    def release(self) -> None:
-        """Forget the reply deadline; the server calls this when the session ends."""
-        self._deadline = None
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
 
     # ------------------------------------------------------------------------------------------ low level
 
@@ -86,22 +85,24 @@ class Channel:
             raise CallerHungUp(f"{name}: the channel has already hung up")
         if self._broken is not None:
             raise AgiProtocolError(f"{name}: session unusable after an earlier error ({self._broken})")
+        connection = self._connection
         self._busy = True
-        self._arm(name, self._command_timeout if reply_timeout is None else reply_timeout)
+        connection.expect_reply(name, self._command_timeout if reply_timeout is None else reply_timeout)
         try:
-            self._writer.write(line)
-            await self._writer.drain()
-            text = self._reply_line(await self._reader.readline())
+            connection.write(line)
+            if connection.write_paused:
+                await connection.drain()
+            raw = connection.take_line()
+            if raw is None:
+                raw = await connection.wait_line()
+            text = _reply_line(raw)
             reply = parse_reply(text)
-            if reply.code == 100 or reply_continues(text):
+            if reply.code != 200 and (reply.code == 100 or reply_continues(text)):
                 reply = await self._read_multi_line(text)
-        except ValueError:  # from readline: a line longer than the stream's limit
-            self._broken = "AGI reply line too long"
-            raise AgiProtocolError(self._broken) from None
         except (ConnectionError, CallerHungUp) as exc:
-            if self._expired is not None:
-                self._broken = self._expired
-                raise AgiProtocolError(self._expired) from None
+            if connection.expired is not None:
+                self._broken = connection.expired
+                raise AgiProtocolError(connection.expired) from None
             self._hung_up = True
             if isinstance(exc, CallerHungUp):
                 raise
@@ -115,7 +116,7 @@ class Channel:
             raise
         finally:
             self._busy = False
-            self._deadline = None
+            connection.reply_received()
         if reply.code == 200:
             return reply
         if reply.code == _DEAD_CHANNEL:
@@ -123,44 +124,15 @@ class Channel:
             raise CallerHungUp(f"{name}: {reply.text}")
         raise AgiCommandError(reply, f"{name}: {reply.text}")
 
-    def _arm(self, name: str, limit: float) -> None:
-        loop = asyncio.get_running_loop()
-        self._deadline = deadline = loop.time() + limit
-        self._pending = (name, limit)
-        watchdog = self._watchdog
-        if watchdog is not None and watchdog.when() <= deadline:
-            return  # it fires first, then re-arms itself for this deadline
-        if watchdog is not None:
-            watchdog.cancel()
-        self._watchdog = loop.call_at(deadline, self._on_watchdog)
-
-    def _on_watchdog(self) -> None:
-        self._watchdog = None
-        if self._deadline is None:
-            return  # no reply pending: the next command re-arms
-        loop = asyncio.get_running_loop()
-        if loop.time() < self._deadline:
-            self._watchdog = loop.call_at(self._deadline, self._on_watchdog)
-            return
-        name, limit = self._pending
-        self._expired = f"no reply to {name} within {limit:g} s"
-        self._writer.transport.abort()  # wakes the read, which then raises AgiProtocolError
-
-    @staticmethod
-    def _reply_line(raw: bytes) -> str:
-        if not raw.endswith(b"\n"):  # end of stream, possibly mid-line
-            raise CallerHungUp("Asterisk closed the connection")
-        text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
-        if text == HANGUP_LINE or is_hangup_line(text):
-            raise CallerHungUp("the caller hung up")
-        return text
-
     async def _read_multi_line(self, first: str) -> AgiReply:
         """`100 Trying...` then the reply, or a multi-line `520-` reply."""
         assembler = ReplyAssembler()
         text = first
         while (reply := assembler.feed(text)) is None:
-            text = self._reply_line(await self._reader.readline())
+            raw = self._connection.take_line()
+            if raw is None:
+                raw = await self._connection.wait_line()
+            text = _reply_line(raw)
         return reply
 
     def _hang_up_on_minus_one(self, name: str, reply: AgiReply) -> int:

@@ -40,9 +40,10 @@ MAX_COMMAND_BYTES = 2047
 HANGUP_LINE = "HANGUP"
 
 _HEADER_KEY = re.compile(r"agi_[a-z0-9_]+", re.ASCII)
+#: A whole header line as `parse_header_line` accepts it, for a header without CR.
+_HEADER_LINES = re.compile(r"^(agi_[a-z0-9_]+):(?: (.*))?\n", re.ASCII | re.MULTILINE)
 _ARG_KEY = re.compile(r"agi_arg_([1-9][0-9]*)", re.ASCII)
 _COMMAND_NAME = re.compile(r"[A-Z]+(?: [A-Z]+)*")
-_FORBIDDEN = re.compile(r"[\r\n\0]")
 _valid_names: set[str] = set()
 
 _REPLY = re.compile(r"([1-5][0-9]{2})(?:([ -])(.*))?", re.DOTALL)
@@ -73,7 +74,7 @@ def parse_header_line(line: str) -> tuple[str, str]:
     raise AgiProtocolError(f"not an AGI header line: {line[:80]!r}")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AgiEnvironment:
     """The `agi_*` variables Asterisk sends when a FastAGI session starts."""
 
@@ -100,6 +101,22 @@ class AgiEnvironment:
             if key in raw:
                 raise AgiProtocolError(f"duplicate AGI header {key}")
             raw[key] = value
+        return cls._from_raw(raw)
+
+    @classmethod
+    def from_header(cls, text: str) -> AgiEnvironment:
+        """Build the environment from the header as received: lines each ended by a newline, without the
+        terminating empty line. Same rules as `from_lines`, in one regular-expression pass."""
+        if "\r" not in text:  # a CR ending a line is not part of its value: CRLF headers take the slow way
+            pairs = _HEADER_LINES.findall(text)
+            raw = dict(pairs)
+            if len(raw) == len(pairs) == text.count("\n"):  # every line matched, no key twice
+                return cls._from_raw(raw, numbered_arguments="agi_arg_" in text)
+        # Some line did not match (garbage, duplicate): the line by line parse says which and why.
+        return cls.from_lines(text.split("\n")[:-1])
+
+    @classmethod
+    def _from_raw(cls, raw: dict[str, str], *, numbered_arguments: bool = True) -> AgiEnvironment:
         for required in ("agi_network_script", "agi_uniqueid"):
             if not raw.get(required):
                 raise AgiProtocolError(f"AGI header without {required}")
@@ -107,12 +124,15 @@ class AgiEnvironment:
         network_script = raw["agi_network_script"]
         path, _, query_string = network_script.partition("?")
         numbered: list[tuple[int, str]] = []
-        for key, value in raw.items():
-            if key.startswith("agi_arg_") and (match := _ARG_KEY.fullmatch(key)) is not None:
-                numbered.append((int(match.group(1)), value))
-        numbered.sort()
-        if [index for index, _ in numbered] != list(range(1, len(numbered) + 1)):
-            raise AgiProtocolError("AGI header with non-consecutive agi_arg_N")
+        if numbered_arguments:  # False: the header has no agi_arg_ at all, no need to look at each key
+            for key, value in raw.items():
+                if key.startswith("agi_arg_") and (match := _ARG_KEY.fullmatch(key)) is not None:
+                    numbered.append((int(match.group(1)), value))
+        if numbered:
+            numbered.sort()
+            if [index for index, _ in numbered] != list(range(1, len(numbered) + 1)):
+                raise AgiProtocolError("AGI header with non-consecutive agi_arg_N")
+        query = _frozen(dict(parse_qsl(query_string, keep_blank_values=True))) if query_string else _EMPTY
 
         return cls(
             uniqueid=raw["agi_uniqueid"],
@@ -126,7 +146,7 @@ class AgiEnvironment:
             network_script=network_script,
             route=path.lstrip("/"),
             arguments=tuple(value for _, value in numbered),
-            query=_frozen(dict(parse_qsl(query_string, keep_blank_values=True))),
+            query=query,
             raw=_frozen(raw),
         )
 
@@ -142,7 +162,9 @@ class AgiEnvironment:
 
 
 def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if '"' in value or "\\" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + value + '"'
 
 
 def format_command(name: str, *args: str | int) -> bytes:
@@ -158,15 +180,15 @@ def format_command(name: str, *args: str | int) -> bytes:
     words = [name]
     for arg in args:
         if isinstance(arg, str):
-            text = arg
+            words.append(_quote(arg))
         elif isinstance(arg, int) and not isinstance(arg, bool):
-            text = str(arg)
+            words.append(_quote(str(arg)))
         else:
             raise ValueError(f"AGI arguments are str or int, not {type(arg).__name__}")
-        if _FORBIDDEN.search(text):
-            raise ValueError(f"CR, LF or NUL in an argument of AGI command {name}")
-        words.append(_quote(text))
-    line = (" ".join(words) + "\n").encode("utf-8")
+    text = " ".join(words)
+    if args and ("\n" in text or "\r" in text or "\0" in text):  # one look covers every argument
+        raise ValueError(f"CR, LF or NUL in an argument of AGI command {name}")
+    line = (text + "\n").encode("utf-8")
     if len(line) > MAX_COMMAND_BYTES:
         raise ValueError(f"AGI command {name} is {len(line)} bytes long, the limit is {MAX_COMMAND_BYTES}")
     return line
@@ -175,7 +197,7 @@ def format_command(name: str, *args: str | int) -> bytes:
 # --------------------------------------------------------------------------------------------- replies
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AgiReply:
     """One reply from Asterisk. `data` is the text in parentheses; for a multi-line 520, the usage text."""
 
@@ -217,11 +239,17 @@ def _split_tail(tail: str, text: str) -> tuple[str | None, dict[str, str]]:
             if close < 0:
                 raise AgiProtocolError(f"unbalanced parenthesis in AGI reply {text!r}")
             after = tail[close + 1 :]
-            if (not after or after[0].isspace()) and _EXTRAS.fullmatch(after):
+            if not after or (after[0].isspace() and _EXTRAS.fullmatch(after)):
                 break
         data = tail[1:close]
         tail = tail[close + 1 :].strip()
-    if tail and not _EXTRAS.fullmatch(tail):
+    if not tail:
+        return data, {}
+    if len(tail.split()) == 1:  # one `key=value` (`endpos=1234`): what the patterns below would find
+        key, equals, value = tail.partition("=")
+        if equals and key.isascii() and key.isidentifier():
+            return data, {key: value}
+    if not _EXTRAS.fullmatch(tail):
         raise AgiProtocolError(f"unexpected text in AGI reply {text!r}")
     return data, {key: value for key, value in _EXTRA.findall(tail)}
 
@@ -229,15 +257,18 @@ def _split_tail(tail: str, text: str) -> tuple[str | None, dict[str, str]]:
 def parse_reply(line: str) -> AgiReply:
     """Parse one reply line. A `520-` line parses too; use `ReplyAssembler` to read the lines that follow."""
     text = _strip_eol(line)
-    match = _REPLY.fullmatch(text)
-    if match is None:
-        raise AgiProtocolError(f"not an AGI reply: {text[:80]!r}")
-    digits, separator, rest = match.groups()
-    code = int(digits)
-    if separator == "-" or not rest or not rest.startswith("result="):
-        if code == 200:
-            raise AgiProtocolError(f"AGI reply 200 without result=: {text[:80]!r}")
-        return AgiReply(code=code, result="", data=None, extras=_EMPTY, text=text)
+    if text.startswith("200 result="):  # nearly every reply: what the general pattern below would find
+        code, rest = 200, text[4:]
+    else:
+        match = _REPLY.fullmatch(text)
+        if match is None:
+            raise AgiProtocolError(f"not an AGI reply: {text[:80]!r}")
+        digits, separator, rest = match.groups()
+        code = int(digits)
+        if separator == "-" or not rest or not rest.startswith("result="):
+            if code == 200:
+                raise AgiProtocolError(f"AGI reply 200 without result=: {text[:80]!r}")
+            return AgiReply(code=code, result="", data=None, extras=_EMPTY, text=text)
     result, _, tail = rest[7:].partition(" ")
     if code == 100 or not tail or tail.isspace():  # `100 result=0 Trying...`: free text after the result
         return AgiReply(code=code, result=result, data=None, extras=_EMPTY, text=text)

@@ -16,9 +16,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
 from ivr.fastagi.channel import DEFAULT_COMMAND_TIMEOUT, Channel
+from ivr.fastagi.connection import MAX_HEADER_BYTES, RECEIVE_BUFFER_BYTES, AgiConnection
 from ivr.fastagi.context import current_uniqueid
 from ivr.fastagi.errors import AgiError, AgiProtocolError, CallerHungUp
-from ivr.fastagi.protocol import AgiEnvironment, parse_header_line
+from ivr.fastagi.protocol import AgiEnvironment
 
 __all__ = ["ERROR_VARIABLE", "MAX_HEADER_BYTES", "FastAgiServer", "Route"]
 
@@ -28,14 +29,10 @@ Route = Callable[[Channel], Awaitable[None]]
 
 #: Channel variable set when the route could not do its job; the dialplan branches on it.
 ERROR_VARIABLE = "HOTLINE_AGI_ERROR"
-#: Longest header, and longest reply line, read from Asterisk; also bounds the memory one connection can pin.
-MAX_HEADER_BYTES = 32768
 #: Longest header line.
 MAX_HEADER_LINE_CHARS = 8192
 #: How long the best-effort `SET VARIABLE HOTLINE_AGI_ERROR` may wait for its reply.
 _REPORT_TIMEOUT = 5.0
-#: How long closing a connection may wait for unsent data to drain before the socket is aborted.
-_CLOSE_TIMEOUT = 1.0
 _BACKLOG = 1024
 
 
@@ -52,23 +49,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _peer_name(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
-    if isinstance(peer, tuple) and len(peer) >= 2:
-        return f"{peer[0]}:{peer[1]}"
-    return str(peer)
-
-
-def _close(writer: asyncio.StreamWriter) -> None:
-    """Close after sending what is buffered; a peer that does not read it within a second is cut off."""
-    writer.close()
-    transport = writer.transport
-    if transport.get_write_buffer_size():
-        asyncio.get_running_loop().call_later(_CLOSE_TIMEOUT, transport.abort)
-
-
 class FastAgiServer:
     """Serves `routes` (route name = path of `agi://host:port/<route>?query`) to Asterisk's FastAGI."""
+
+    #: The loop the server was started in (connections use it, saving a lookup per connection).
+    loop: asyncio.AbstractEventLoop
 
     def __init__(
         self,
@@ -89,19 +74,25 @@ class FastAgiServer:
         self._routes: dict[str, Route] = {name.lstrip("/"): route for name, route in routes.items()}
         self._host = host
         self._requested_port = port
-        self._header_timeout = header_timeout
+        self.header_timeout = header_timeout
         self._command_timeout = command_timeout
         self._max_header_lines = max_header_lines
         self._server: asyncio.Server | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        self._accepting = False
+        # A connection stays here from its accept until its socket is gone and its session task has ended.
+        self._connections: set[AgiConnection] = set()
+        #: Every connection reads into this buffer, then copies out what it received (see `AgiConnection`).
+        self.receive_buffer = memoryview(bytearray(RECEIVE_BUFFER_BYTES))
 
     # ------------------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
         if self._server is not None:
             raise RuntimeError("FastAgiServer already started")
-        self._server = await asyncio.start_server(
-            self._on_connection, self._host, self._requested_port, limit=MAX_HEADER_BYTES, backlog=_BACKLOG
+        self.loop = asyncio.get_running_loop()
+        self._accepting = True
+        self._server = await self.loop.create_server(
+            self._new_connection, self._host, self._requested_port, backlog=_BACKLOG
         )
         routes = ", ".join(sorted(self._routes))
         log.info("FastAGI listening on %s:%d, routes: %s", self._host, self.port, routes)
@@ -117,7 +108,7 @@ class FastAgiServer:
     @property
     def session_count(self) -> int:
         """Connections being served right now (header being read or route running)."""
-        return len(self._sessions)
+        return len(self._connections)
 
     async def serve_forever(self) -> None:
         if self._server is None:
@@ -128,13 +119,20 @@ class FastAgiServer:
     async def close(self) -> None:
         """Stop listening, cancel every session and wait for them to finish."""
         server, self._server = self._server, None
+        self._accepting = False
         if server is not None:
             server.close()
-        while self._sessions:
-            sessions = list(self._sessions)
-            for task in sessions:
-                task.cancel()
+        while self._connections:
+            sessions: list[asyncio.Task[None]] = []
+            for connection in list(self._connections):
+                task = connection.task
+                if task is not None and not task.done():
+                    task.cancel()
+                    sessions.append(task)
+                else:
+                    connection.abort()
             await asyncio.gather(*sessions, return_exceptions=True)
+            await asyncio.sleep(0)  # aborted sockets report their loss on the next turn of the loop
         if server is not None:
             await server.wait_closed()
 
@@ -150,78 +148,57 @@ class FastAgiServer:
     ) -> None:
         await self.close()
 
-    # ------------------------------------------------------------------------------------------ sessions
+    # ------------------------------------------------------------------------------------------ connections
+    # `AgiConnection` calls these from the event loop, with the bytes already cut into a header.
 
-    def _on_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.create_task(self._session(reader, writer), name=f"fastagi {_peer_name(writer)}")
-        self._sessions.add(task)
-        task.add_done_callback(self._session_done)
+    def _new_connection(self) -> AgiConnection:
+        return AgiConnection(self)
 
-    def _session_done(self, task: asyncio.Task[None]) -> None:
-        self._sessions.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("FastAGI session task failed", exc_info=exc)
+    def connection_opened(self, connection: AgiConnection) -> bool:
+        if self._accepting:
+            self._connections.add(connection)
+        return self._accepting
 
-    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def header_received(self, connection: AgiConnection, header: bytes) -> None:
         try:
-            try:
-                env = await self._read_environment(reader)
-            except _HeaderRejected as exc:
-                log.warning("FastAGI connection from %s rejected: %s", _peer_name(writer), exc)
-                return
-            current_uniqueid.set(env.uniqueid)
-            channel = Channel(env, reader, writer, command_timeout=self._command_timeout)
-            try:
-                await self._run(env, channel)
-            finally:
-                channel.release()
-        finally:
-            _close(writer)
+            env = self._parse_header(header)
+        except _HeaderRejected as exc:
+            connection.reject(str(exc))
+            return
+        name = f"fastagi {env.uniqueid} {connection.peer}"
+        connection.begin_session(self.loop.create_task(self._session(connection, env), name=name))
 
-    async def _read_environment(self, reader: asyncio.StreamReader) -> AgiEnvironment:
-        """Read and parse the header: three reads whatever its size; the first line is checked at once."""
-        received = "nothing"
-        header = b""
-        try:
-            async with asyncio.timeout(self._header_timeout):
-                header = await reader.readline()
-                if not header.endswith(b"\n"):
-                    where = "in the middle of a header line" if header else "before the end of the header"
-                    raise _HeaderRejected(f"closed {where} ({len(header)} bytes received)")
-                if header.strip():
-                    parse_header_line(header.decode("utf-8", errors="replace"))  # garbage: rejected at once
-                    received = "one line"
-                    header += await reader.readexactly(1)
-                    if not header.endswith(b"\n\n"):  # else the header had one line
-                        received = "some lines"
-                        header += await reader.readuntil(b"\n\n")
-        except TimeoutError:
-            raise _HeaderRejected(
-                f"no complete header within {self._header_timeout:g} s ({received} received)"
-            ) from None
-        except asyncio.IncompleteReadError as exc:
-            where = "before the end of the header"
-            if exc.partial and not exc.partial.endswith(b"\n"):
-                where = "in the middle of a header line"
-            raise _HeaderRejected(
-                f"closed {where} ({len(header) + len(exc.partial)} bytes received)"
-            ) from None
-        except (asyncio.LimitOverrunError, ValueError):
-            raise _HeaderRejected(f"header longer than {MAX_HEADER_BYTES} bytes") from None
-        except AgiProtocolError as exc:
-            raise _HeaderRejected(str(exc)) from None
-        except ConnectionError as exc:
-            raise _HeaderRejected(f"connection lost during the header ({exc})") from None
+    def header_rejected(self, connection: AgiConnection, reason: str) -> None:
+        log.warning("FastAGI connection from %s rejected: %s", connection.peer, reason)
 
-        lines = header.decode("utf-8", errors="replace").split("\n")[:-2]
-        if len(lines) > self._max_header_lines:
+    def connection_closed(self, connection: AgiConnection) -> None:
+        if connection.task is None or connection.task.done():
+            self._connections.discard(connection)
+
+    def _parse_header(self, header: bytes) -> AgiEnvironment:
+        text = header.decode("utf-8", errors="replace")[:-1]  # without the blank line's newline
+        if text.count("\n") > self._max_header_lines:
             raise _HeaderRejected(f"more than {self._max_header_lines} header lines")
-        if max(map(len, lines), default=0) > MAX_HEADER_LINE_CHARS:
+        # A line has at most as many characters as bytes: a short header needs no line-by-line check.
+        if len(header) > MAX_HEADER_LINE_CHARS and max(map(len, text.split("\n"))) > MAX_HEADER_LINE_CHARS:
             raise _HeaderRejected(f"header line longer than {MAX_HEADER_LINE_CHARS} characters")
         try:
-            return AgiEnvironment.from_lines(lines)
+            return AgiEnvironment.from_header(text)
         except AgiProtocolError as exc:
             raise _HeaderRejected(str(exc)) from None
+
+    # ------------------------------------------------------------------------------------------ sessions
+
+    async def _session(self, connection: AgiConnection, env: AgiEnvironment) -> None:
+        current_uniqueid.set(env.uniqueid)
+        try:
+            await self._run(env, Channel(env, connection, command_timeout=self._command_timeout))
+        except Exception:
+            log.exception("FastAGI session task failed")
+        finally:
+            connection.close()
+            if connection.closed:
+                self._connections.discard(connection)
 
     async def _run(self, env: AgiEnvironment, channel: Channel) -> None:
         route = self._routes.get(env.route)

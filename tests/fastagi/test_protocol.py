@@ -93,6 +93,36 @@ def test_environment_rejects_garbage(lines: list[str]) -> None:
         AgiEnvironment.from_lines(lines)
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param(header_lines("menu?lang=pl", arguments=["a b", "", "ż"]), id="honest"),
+        pytest.param(header_lines("menu"), id="no-arguments"),
+        pytest.param([f"{line}\r" for line in header_lines("menu")], id="crlf"),
+        pytest.param(["agi_network_script: a", "agi_uniqueid: 1", "agi_accountcode:"], id="empty-values"),
+        pytest.param(["agi_network_script: a: b", "agi_uniqueid: 1", "agi_x:  two"], id="colons-spaces"),
+        pytest.param(["agi_network_script: a", "agi_uniqueid: 1", "xagi_y: 2"], id="prefixed-key"),
+        pytest.param(["agi_network_script: a", "agi_uniqueid: 1", "agi_y:2"], id="no-space"),
+        pytest.param(["agi_network_script: a", "agi_network_script: b", "agi_uniqueid: 1"], id="duplicate"),
+        pytest.param(["agi_network_script: a", "agi_uniqueid: 1", "agi_arg_2: x"], id="arg-gap"),
+        pytest.param(["agi_network_script: a", "agi_uniqueid: 1", ""], id="blank-line-inside"),
+        pytest.param([], id="empty"),
+    ],
+)
+def test_environment_from_header_agrees_with_from_lines(lines: list[str]) -> None:
+    """The one-pass parse of the server gives what the line-by-line parse gives, or the same error."""
+    text = "".join(f"{line}\n" for line in lines)
+    try:
+        expected: AgiEnvironment | str = AgiEnvironment.from_lines(lines)
+    except AgiProtocolError as exc:
+        expected = str(exc)
+    try:
+        got: AgiEnvironment | str = AgiEnvironment.from_header(text)
+    except AgiProtocolError as exc:
+        got = str(exc)
+    assert got == expected
+
+
 def test_header_line_split() -> None:
     assert parse_header_line("agi_channel: PJSIP/x-1\n") == ("agi_channel", "PJSIP/x-1")
     assert parse_header_line("agi_accountcode: ") == ("agi_accountcode", "")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from ivr.fastagi import (
     UniqueidLogFilter,
 )
 
-from .peer import STEP_DEADLINE, AsteriskPeer
+from .peer import STEP_DEADLINE, AsteriskPeer, agi_header
 
 HONEST_REPLIES = [
     "200 result=0",  # ANSWER
@@ -613,13 +614,14 @@ async def test_reply_timeout_counts_from_each_command(
     make_server: ServerFactory, calls: Calls, log_records: Callable[[int], list[logging.LogRecord]]
 ) -> None:
     """The reply deadline is per command: a reply that comes after the PREVIOUS command's deadline but
-    within its own is accepted (the channel's one timer fires, then re-arms for the pending command)."""
+    within its own is accepted (the connection's one timer fires, then re-arms for the pending command)."""
     server = await make_server(command_timeout=1.0)
     peer = await AsteriskPeer.connect(server.port)
     await peer.send_header("slow")
     assert await peer.read_command() == "ANSWER"
     (channel,) = calls.of("channel")
-    answer_watchdog = channel._watchdog
+    connection = channel._connection
+    answer_watchdog = connection._watchdog
     assert answer_watchdog is not None
     await peer.reply("200 result=0")
     loop = asyncio.get_running_loop()
@@ -628,7 +630,7 @@ async def test_reply_timeout_counts_from_each_command(
     calls.go.set()
     assert await peer.read_command() == 'GET VARIABLE "SLOW"'
     # ... and answer it only once ANSWER's deadline has passed and the timer re-armed for GET VARIABLE.
-    await eventually(lambda: channel._watchdog is not answer_watchdog, "timer re-armed")
+    await eventually(lambda: connection._watchdog is not answer_watchdog, "timer re-armed")
     await peer.reply("200 result=1 (late but in time)")
 
     assert await peer.wait_closed_by_server() == b""
@@ -661,6 +663,27 @@ async def test_trying_line_before_the_reply(
     assert log_records(logging.WARNING) == []
     assert any("outcome=ok" in r.getMessage() for r in log_records(logging.INFO))
     await assert_honest_session(server, calls)
+
+
+async def test_header_and_replies_cut_in_pieces(server: FastAgiServer, calls: Calls) -> None:
+    """TCP may cut anywhere: a header sent a few bytes at a time (the last cut between the two newlines that
+    end it), and replies split mid-line, still make one honest session."""
+    peer = await AsteriskPeer.connect(server.port)
+    header = agi_header("ping", uniqueid="pieces.1")
+    cuts = [*range(0, len(header) - 1, 7), len(header) - 1, len(header)]
+    for start, end in itertools.pairwise(cuts):
+        await peer.send(header[start:end])
+        await asyncio.sleep(0.001)  # lets each piece arrive on its own
+    for reply in HONEST_REPLIES:
+        assert await peer.read_command() is not None
+        line = f"{reply}\n".encode()
+        await peer.send(line[:5])
+        await asyncio.sleep(0.001)
+        await peer.send(line[5:])
+
+    assert await peer.wait_closed_by_server() == b""
+    assert peer.received == HONEST_COMMANDS
+    assert ("pieces.1", "48600100200", "2", DigitInput("12", timed_out=True), None) in calls.of("ping")
 
 
 async def test_reply_line_too_long(
