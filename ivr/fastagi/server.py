@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 
+from hotline.loopback import is_loopback
 from ivr.fastagi.channel import DEFAULT_COMMAND_TIMEOUT, Channel
 from ivr.fastagi.connection import MAX_HEADER_BYTES, RECEIVE_BUFFER_BYTES, AgiConnection
 from ivr.fastagi.context import current_uniqueid
@@ -40,15 +40,6 @@ class _HeaderRejected(Exception):
     """Internal: the connection did not send a usable AGI header."""
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class FastAgiServer:
     """Serves `routes` (route name = path of `agi://host:port/<route>?query`) to Asterisk's FastAGI."""
 
@@ -66,7 +57,7 @@ class FastAgiServer:
         max_header_lines: int = 200,
         allow_remote: bool = False,
     ) -> None:
-        if not allow_remote and not _is_loopback(host):
+        if not allow_remote and not is_loopback(host):
             raise ValueError(f"FastAGI listens on loopback only, not {host!r} (allow_remote=True overrides)")
         for name, route in routes.items():
             if not callable(route):

@@ -14,12 +14,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ipaddress
 import logging
 import uuid
 from collections.abc import Iterator
 from types import TracebackType
 
+from hotline.loopback import is_loopback
 from ivr.speech.audiosocket import (
     DEFAULT_MAX_PAYLOAD,
     Audio,
@@ -44,15 +44,6 @@ _CLOSE_TIMEOUT = 1.0
 
 class AudioSocketTimeout(Exception):
     """Nothing came from the peer (or no connection came) within the time allowed."""
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class AudioStream:
@@ -181,7 +172,7 @@ class AudioSocketServer:
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         allow_remote: bool = False,
     ) -> None:
-        if not allow_remote and not _is_loopback(host):
+        if not allow_remote and not is_loopback(host):
             raise ValueError(
                 f"AudioSocket listens on loopback only, not {host!r} (allow_remote=True overrides)"
             )
