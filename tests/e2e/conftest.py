@@ -7,13 +7,14 @@ the session's database (SQLite or PostgreSQL, see tests/conftest.py).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import shutil
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -39,35 +40,48 @@ class TestClock:
         return self.at
 
 
-@pytest.fixture(scope="session")
-async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hotline]:
+@contextlib.asynccontextmanager
+async def running_hotline(
+    database_url: str, state_dir: Path, name: str, **settings: Any
+) -> AsyncIterator[Hotline]:
+    """A hotline of its own (Asterisk instance ``<name>-<pid>`` on free ports, no console) on the working day;
+    at the end, every call it took must have gone through without Asterisk logging an error."""
     if os.geteuid() != 0:
         pytest.skip("the Asterisk sandbox runs under chroot, which needs root")
     rtp_start = random.randrange(20000, 29000, 2)
-    settings = load_settings(
-        state_dir=tmp_path_factory.mktemp("state"),
-        database_url=database_url,
-        asterisk_instance=f"test-{os.getpid()}",
-        **free_ports(),
-        rtp_start=rtp_start,
-        rtp_end=rtp_start + 200,
-        redis_prefix=f"hotline-test-{os.getpid()}",
+    hotline = Hotline(
+        load_settings(
+            state_dir=state_dir,
+            database_url=database_url,
+            asterisk_instance=f"{name}-{os.getpid()}",
+            **free_ports(),
+            rtp_start=rtp_start,
+            rtp_end=rtp_start + 200,
+            redis_prefix=f"hotline-{name}-{os.getpid()}",
+            **settings,
+        ),
+        with_console=False,
+        tools_ami=True,
+        clock=TestClock(WORKING_DAY),
     )
-    hotline = Hotline(settings, with_console=False, tools_ami=True, clock=TestClock(WORKING_DAY))
     try:
         await hotline.start()
         yield hotline
-        # Every call of the session went through without Asterisk logging an error.
         assert hotline.asterisk is not None
         assert hotline.asterisk.error_lines() == []
     finally:
         if hotline.live is not None:
             await hotline.live.clear()
         await hotline.stop()
-        paths = instance_paths(hotline.settings)
-        folder: Path = paths.host()
+        folder: Path = instance_paths(hotline.settings).host()
         if folder.is_dir() and not os.environ.get("HOTLINE_KEEP_TEST_INSTANCE"):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def hotline(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hotline]:
+    async with running_hotline(database_url, tmp_path_factory.mktemp("state"), "test") as hotline:
+        yield hotline
 
 
 @pytest.fixture

@@ -10,9 +10,6 @@ the IVR starts listening. Nothing about a recognition is faked.
 
 from __future__ import annotations
 
-import os
-import random
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +18,12 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from devtools.sandbox import instance_paths
 from devtools.testcall import TestCallResult, place_test_call, random_caller
 from hotline.datafiles import load_yaml
 from hotline.db import Call, CallStep
-from hotline.settings import free_ports, load_settings
 from launcher.runner import Hotline
 from tests.data import MENU_FILE
-from tests.e2e.conftest import WORKING_DAY, TestClock, eventually
+from tests.e2e.conftest import eventually, running_hotline
 from tests.speech.voices import CONSULTANT, HELLO, THANK_YOU, WORK_ABROAD, model_path, spoken
 
 pytestmark = pytest.mark.asterisk
@@ -55,34 +50,15 @@ def speech_menu(folder: Path) -> Path:
 @pytest.fixture(scope="module")
 async def speaking(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hotline]:
     """A hotline of its own with speech on (the Korean test model), two recognition streams."""
-    if os.geteuid() != 0:
-        pytest.skip("the Asterisk sandbox runs under chroot, which needs root")
-    rtp_start = random.randrange(20000, 29000, 2)
-    settings = load_settings(
-        state_dir=tmp_path_factory.mktemp("speech-state"),
-        database_url=database_url,
-        asterisk_instance=f"test-speech-{os.getpid()}",
-        **free_ports(),
-        rtp_start=rtp_start,
-        rtp_end=rtp_start + 200,
-        redis_prefix=f"hotline-test-speech-{os.getpid()}",
+    async with running_hotline(
+        database_url,
+        tmp_path_factory.mktemp("speech-state"),
+        "test-speech",
         menu_file=speech_menu(tmp_path_factory.mktemp("speech-menu")),
         speech_model_path=str(model_path()),
         speech_streams=2,
-    )
-    hotline = Hotline(settings, with_console=False, tools_ami=True, clock=TestClock(WORKING_DAY))
-    try:
-        await hotline.start()
+    ) as hotline:
         yield hotline
-        assert hotline.asterisk is not None
-        assert hotline.asterisk.error_lines() == []
-    finally:
-        if hotline.live is not None:
-            await hotline.live.clear()
-        await hotline.stop()
-        folder = instance_paths(hotline.settings).host()
-        if folder.is_dir() and not os.environ.get("HOTLINE_KEEP_TEST_INSTANCE"):
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def voice(hotline: Hotline, phrase: str) -> str:
