@@ -14,11 +14,11 @@ from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_console.app import create_app
+from agent_console.app import create_app, start_console
 from agent_console.keys import Clock
 from agent_console.users import create_user
 from hotline.clock import utc_now
-from hotline.settings import Settings
+from hotline.settings import Settings, free_ports
 
 Client = TestClient[web.Request, web.Application]
 PASSWORD = "zielona-linia-19524"
@@ -120,3 +120,19 @@ async def signed_in(client: Client, account: Account) -> Client:
     response = await sign_in(client, account.username, account.password)
     assert response.status == 303, await response.text()
     return client
+
+
+@pytest.fixture
+async def console_port(console_settings: Settings) -> AsyncIterator[int]:
+    """The console served as in production (``start_console``), on a free port of its own."""
+    settings = console_settings.replace(console_host="127.0.0.1", console_port=free_ports()["console_port"])
+    runner = await start_console(settings)
+    try:
+        yield settings.console_port
+    finally:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def console_url(console_port: int) -> str:
+    return f"http://127.0.0.1:{console_port}"

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +15,6 @@ import phonenumbers
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent_console.app import start_console
-from hotline.settings import Settings
 from tests.console.conftest import Account
 from tests.console.helpers import add_call, add_callback, unique_mobile
 
@@ -44,22 +40,6 @@ def _need(condition: bool, what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is missing on this CI machine")
     pytest.skip(f"{what} is missing")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-async def console_url(console_settings: Settings) -> AsyncIterator[str]:
-    settings = console_settings.replace(console_host="127.0.0.1", console_port=_free_port())
-    runner = await start_console(settings)
-    try:
-        yield f"http://127.0.0.1:{settings.console_port}"
-    finally:
-        await runner.cleanup()
 
 
 def _national(number: str) -> str:

@@ -4,33 +4,13 @@ behind a trusted proxy (issue 7, finding 8)."""
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator
 
 import pytest
 
-from agent_console.app import start_console
 from agent_console.middlewares import SECURITY_HEADERS
 from agent_console.security import COOKIE_NAME
 from hotline.settings import Settings
 from tests.console.conftest import Client, ClientFactory
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture
-async def console_port(console_settings: Settings) -> AsyncIterator[int]:
-    """The console served as in production (``start_console``), on a port of its own."""
-    settings = console_settings.replace(console_host="127.0.0.1", console_port=_free_port())
-    runner = await start_console(settings)
-    try:
-        yield settings.console_port
-    finally:
-        await runner.cleanup()
 
 
 async def _raw(port: int, request: bytes) -> tuple[str, dict[str, str], str]:

@@ -4,33 +4,20 @@ pressing Enter, then opens one with the keyboard; a signed-out visitor gets the 
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agent_console.app import start_console
 from hotline.offers.importer import import_lines
 from hotline.offers.models import JobOffer
-from hotline.settings import Settings
 from tests.console.conftest import Account
-from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _free_port, _need
+from tests.console.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, _need
 from tests.offers.feed_data import line, search_offers, unique_office
 
 pytestmark = pytest.mark.browser
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def console_url(console_settings: Settings) -> AsyncIterator[str]:
-    settings = console_settings.replace(console_host="127.0.0.1", console_port=_free_port())
-    runner = await start_console(settings)
-    try:
-        yield f"http://127.0.0.1:{settings.console_port}"
-    finally:
-        await runner.cleanup()
 
 
 async def test_a_consultant_finds_an_offer_as_she_types_and_opens_it(
