@@ -136,3 +136,8 @@ async def console_port(console_settings: Settings) -> AsyncIterator[int]:
 @pytest.fixture
 def console_url(console_port: int) -> str:
     return f"http://127.0.0.1:{console_port}"
+
+
+def without_redis(settings: Settings) -> Settings:
+    """The settings with a Redis URL at which nothing listens: the console as it is during a Redis outage."""
+    return settings.replace(redis_url=f"redis://127.0.0.1:{free_ports()['console_port']}/0")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import socket
 import uuid
 
 import aiohttp
@@ -27,6 +26,7 @@ from tests.console.conftest import (
     csrf_token,
     sign_in,
     signed_in,
+    without_redis,
 )
 
 
@@ -156,12 +156,6 @@ async def test_set_active_refuses_an_unknown_account(db_sessions: async_sessionm
         await set_active(db_sessions, "nobody-at-all", active=False)
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_disable_without_redis_still_disables(
     make_client: ClientFactory,
     console_settings: Settings,
@@ -169,7 +163,7 @@ async def test_disable_without_redis_still_disables(
 ) -> None:
     account = await _new_account(db_sessions)
     client = await signed_in(await make_client(), account)
-    no_redis = console_settings.replace(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    no_redis = without_redis(console_settings)
     status, out, err = await _cli_async(no_redis, ["disable", account.username])
     assert status == 0
     assert out.strip() == f"Wyłączono konto {account.username}; jego sesje zakończono."
@@ -231,7 +225,7 @@ async def test_without_redis_sign_in_and_sign_out_still_work(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     account = await _new_account(db_sessions)
-    no_redis = console_settings.replace(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    no_redis = without_redis(console_settings)
     with caplog.at_level(logging.WARNING, logger="agent_console"):
         client = await signed_in(await make_client(no_redis), account)
         copied = _cookie(client)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from tests.console.conftest import (
     FakeClock,
     csrf_token,
     sign_in,
+    without_redis,
 )
 
 REFUSED = "Zbyt wiele nieudanych prób logowania."
@@ -197,12 +197,6 @@ async def test_throttling_state_is_shared_by_console_processes(
     assert (await sign_in(second, account.username, PASSWORD)).status == 429
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def test_without_redis_each_process_throttles_on_its_own(
     make_client: ClientFactory,
     console_settings: Settings,
@@ -210,7 +204,7 @@ async def test_without_redis_each_process_throttles_on_its_own(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     account = await _new_account(db_sessions)
-    no_redis = console_settings.replace(redis_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    no_redis = without_redis(console_settings)
     clock = FakeClock()
     client = await make_client(no_redis, clock)
     with caplog.at_level(logging.WARNING, logger="agent_console"):
