@@ -43,7 +43,7 @@ MODULES_IN_ROOT = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 OWNER_FILE = "owner.pid"  # in an instance's folder: the process that runs it (the hotline, a test session)
 UNOWNED_GRACE = 600.0  # seconds: an instance folder without an owner file is left alone this long
 # An instance's folders that Asterisk (running as its own user) writes.
-WRITABLE = ("cache", "lib", "spool", "run", "log", "log/cdr-custom")
+WRITABLE = ("cache", "lib", "spool", "run", "log")
 
 
 def ensure_root(settings: Settings) -> None:
@@ -259,11 +259,15 @@ def prepare_instance(
         group=run_as.gid,
     )
     # What Asterisk writes is its own and nobody else's: logs, the spool (recordings), its database.
+    # Files an Asterisk of an earlier layout wrote as root are handed over once; Asterisk's own stay as is.
+    paths.host("log", "cdr-custom").mkdir(parents=True, exist_ok=True)  # where its call record goes
     for folder in WRITABLE:
         path = paths.host(folder)
         path.mkdir(parents=True, exist_ok=True)
         for item in (path, *path.rglob("*")):
-            os.chown(item, run_as.uid, run_as.gid, follow_symlinks=False)
+            info = item.lstat()
+            if (info.st_uid, info.st_gid) != (run_as.uid, run_as.gid):
+                os.chown(item, run_as.uid, run_as.gid, follow_symlinks=False)
         path.chmod(0o750)
     if paths.messages_log.exists() and running_asterisk(paths) is None:
         paths.messages_log.unlink()  # a fresh log for a fresh start (an adopted Asterisk keeps its own)
