@@ -27,7 +27,6 @@ from hotline.settings import Settings
 log = logging.getLogger(__name__)
 
 HOTLINE_CONTEXT = "hotline"
-HOTLINE_NUMBER = "19524"
 # The contexts a call into the hotline runs in (dialplans/hotline.conf, the rendered [hotline-queues]).
 HOTLINE_CONTEXTS = frozenset({HOTLINE_CONTEXT, "hotline-queues"})
 STATE_UP = 6

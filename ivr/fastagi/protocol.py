@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from urllib.parse import parse_qsl
 
+from hotline.phone import is_withheld
 from ivr.fastagi.errors import AgiProtocolError
 
 __all__ = [
@@ -152,10 +153,8 @@ class AgiEnvironment:
 
     @property
     def caller_number(self) -> str | None:
-        """The caller's number, or None when it is withheld (Asterisk says `unknown`) or empty."""
-        if self.callerid in ("", "unknown"):
-            return None
-        return self.callerid
+        """The caller's number, or None when withheld (the one rule of :mod:`hotline.phone`) or empty."""
+        return None if is_withheld(self.callerid) else self.callerid
 
 
 # --------------------------------------------------------------------------------------------- commands

@@ -54,6 +54,9 @@ def test_environment_route_without_leading_slash_and_withheld_caller() -> None:
     assert env.arguments == ()
     assert env.callerid == "unknown"
     assert env.caller_number is None
+    # The same rule as every other reader of caller IDs (hotline.phone): "anonymous" is withheld too.
+    anonymous = AgiEnvironment.from_lines(header_lines("/ivr", callerid="anonymous"))
+    assert anonymous.caller_number is None
 
 
 def test_environment_value_may_contain_colon_space() -> None:
