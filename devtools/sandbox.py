@@ -260,7 +260,7 @@ def prepare_instance(
     )
     # What Asterisk writes is its own and nobody else's: logs, the spool (recordings), its database.
     # Files an Asterisk of an earlier layout wrote as root are handed over once; Asterisk's own stay as is.
-    paths.host("log", "cdr-custom").mkdir(parents=True, exist_ok=True)  # where its call record goes
+    paths.host("log", "cdr-custom").mkdir(mode=0o750, parents=True, exist_ok=True)  # its call record
     for folder in WRITABLE:
         path = paths.host(folder)
         path.mkdir(parents=True, exist_ok=True)
@@ -269,6 +269,7 @@ def prepare_instance(
             if (info.st_uid, info.st_gid) != (run_as.uid, run_as.gid):
                 os.chown(item, run_as.uid, run_as.gid, follow_symlinks=False)
         path.chmod(0o750)
+    paths.host("log", "cdr-custom").chmod(0o750)
     if paths.messages_log.exists() and running_asterisk(paths) is None:
         paths.messages_log.unlink()  # a fresh log for a fresh start (an adopted Asterisk keeps its own)
     install_sounds(prompts_dir, paths.host("sounds"))
