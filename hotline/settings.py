@@ -84,6 +84,9 @@ class Settings:
     # Asterisk's own record of the calls (asterisk_conf/cdr_custom.conf), as the hotline sees the file; the
     # database is reconciled from it after an outage. `hotline up` sets the sandbox's own.
     asterisk_call_record: Path = Path("/var/log/asterisk/cdr-custom/hotline-calls.json")
+    # An Asterisk of its own: its configuration folder, where the consultants' phones are written
+    # (pjsip_consultants.conf; the hotline's user must be able to write there). The sandbox uses its own.
+    asterisk_etc_dir: Path = Path("/etc/asterisk")
     # `hotline up`'s watchdog replaces a worker that has not answered for this long: a caller in the IVR of
     # a frozen worker reaches the consultants' queue within about this time.
     watchdog_seconds: float = 5.0
@@ -143,6 +146,11 @@ class Settings:
     def ami_listener_username(self) -> str:
         """The AMI listener's own user: it reads call events only and may send nothing (manager.conf)."""
         return f"{self.ami_username}-listener"
+
+    @property
+    def ami_config_username(self) -> str:
+        """The user that reloads Asterisk's PJSIP module when consultants' phones change, and nothing else."""
+        return f"{self.ami_username}-config"
 
     @property
     def fastagi_address(self) -> str:

@@ -1,4 +1,4 @@
-"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``offers``,
+"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``consultant``, ``offers``,
 ``purge``, ``caller``, ``speech``."""
 
 from __future__ import annotations
@@ -151,6 +151,12 @@ def _user(settings: Settings, args: argparse.Namespace) -> int:
     return users_main(args.user_args, database_url=settings.effective_database_url, settings=settings)
 
 
+def _consultant(settings: Settings, args: argparse.Namespace) -> int:
+    from launcher.consultant_cli import main as consultant_main
+
+    return consultant_main(args.consultant_args, settings)
+
+
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     from hotline.clock import utc_now
     from hotline.db import create_engine, session_factory
@@ -281,6 +287,11 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("user", help="manage console users (add, passwd, disable, enable)")
     user.add_argument("user_args", nargs=argparse.REMAINDER)
 
+    consultant = sub.add_parser(
+        "consultant", help="consultants and their phones (add, list, disable, enable, passwd, skills)"
+    )
+    consultant.add_argument("consultant_args", nargs=argparse.REMAINDER)
+
     speech = sub.add_parser("speech", help="speech recognition: 'check' loads the model, recognises a phrase")
     speech.add_argument("action", choices=("check",))
     speech.add_argument("--model", default=None, help="a Vosk model folder (default: speech_model_path)")
@@ -306,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "prompts": _prompts,
         "user": _user,
+        "consultant": _consultant,
         "purge": _purge,
         "caller": _caller,
         "offers": _offers,

@@ -5,6 +5,8 @@ from hotline.ami import actions
 from hotline.ami.actions import AmiAction, AmiResponse, UnsafeAmiValue
 from hotline.ami.client import AmiClient, AmiError
 from hotline.ami.events import (
+    AgentConnect,
+    AgentRingNoAnswer,
     AgiExec,
     AmiEvent,
     FullyBooted,
@@ -19,6 +21,8 @@ from hotline.ami.events import (
 )
 
 __all__ = [
+    "AgentConnect",
+    "AgentRingNoAnswer",
     "AgiExec",
     "AmiAction",
     "AmiClient",

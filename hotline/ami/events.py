@@ -63,6 +63,23 @@ class QueueCallerLeave(AmiEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AgentRingNoAnswer(AmiEvent):
+    """A queue member's phone rang out on a caller (the event's channel is the caller's)."""
+
+    queue: str
+    interface: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConnect(AmiEvent):
+    """A queue member answered a caller (the event's channel is the caller's)."""
+
+    queue: str
+    interface: str
+    hold_time: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
 class UserEvent(AmiEvent):
     """``UserEvent(Name)`` of the dialplan, with the channel it was raised on."""
 
@@ -154,6 +171,17 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
         )
     if name == "QueueCallerLeave":
         return QueueCallerLeave(**base, queue=headers.get("queue", ""))
+    if name == "AgentRingNoAnswer":
+        return AgentRingNoAnswer(
+            **base, queue=headers.get("queue", ""), interface=headers.get("interface", "")
+        )
+    if name == "AgentConnect":
+        return AgentConnect(
+            **base,
+            queue=headers.get("queue", ""),
+            interface=headers.get("interface", ""),
+            hold_time=_int(headers.get("holdtime")),
+        )
     if name == "UserEvent":
         return UserEvent(**base, user_event=headers.get("userevent", ""))
     if name in PLAIN_EVENTS:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -136,3 +137,64 @@ class ConsoleUser(Base):
     # consultant | supervisor
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Consultant(Base):
+    """A consultant's phone, site, skills and state in the queues: the source of truth that Asterisk's queue
+    members are rebuilt from (hotline.consultants)."""
+
+    __tablename__ = "consultants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    console_user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id"), unique=True)
+    # The PJSIP endpoint and the user name the phone authenticates with ("c1001").
+    sip_username: Mapped[str] = mapped_column(String(32), unique=True)
+    # The digest the phone's password gives (MD5 of "user:realm:password"); the password itself is shown once.
+    sip_digest: Mapped[str] = mapped_column(String(64))
+    # centre (Białystok) | office (a labour office's consultation point: office_code) | ecam (OHP)
+    site: Mapped[str] = mapped_column(String(16))
+    office_code: Mapped[str | None] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    logged_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(32))
+    state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    user: Mapped[ConsoleUser] = relationship(lazy="joined")
+    skills: Mapped[list[ConsultantSkill]] = relationship(
+        back_populates="consultant",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ConsultantSkill.id",
+    )
+
+
+class ConsultantSkill(Base):
+    """A topic in a language that a consultant serves, with their level (1 can help, 2 good, 3 expert)."""
+
+    __tablename__ = "consultant_skills"
+    __table_args__ = (UniqueConstraint("consultant_id", "topic", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultant_id: Mapped[int] = mapped_column(ForeignKey("consultants.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    level: Mapped[int] = mapped_column(Integer)
+
+    consultant: Mapped[Consultant] = relationship(back_populates="skills")
+
+
+class ConsultantStateChange(Base):
+    """Each change of a consultant's state, who or what made it, and why: the audit of their day."""
+
+    __tablename__ = "consultant_state_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultant_id: Mapped[int] = mapped_column(ForeignKey("consultants.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # login | logout | pause | available
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    # phone | console | cli | hotline (no answer, restart)
+    source: Mapped[str] = mapped_column(String(16))
