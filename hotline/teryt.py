@@ -40,9 +40,3 @@ def voivodeship_code(text: str) -> str | None:
             return code
     return None
 
-
-def is_powiat_code(code: str, voivodeship: str | None = None) -> bool:
-    """Whether ``code`` is four digits of a known voivodeship (``voivodeship``'s when given)."""
-    if len(code) != 4 or not code.isdigit() or code[:2] not in VOIVODESHIPS:
-        return False
-    return voivodeship is None or code[:2] == voivodeship
