@@ -39,4 +39,3 @@ def voivodeship_code(text: str) -> str | None:
         if fold(name) == wanted:
             return code
     return None
-

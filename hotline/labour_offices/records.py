@@ -10,7 +10,7 @@ blank lines are skipped. The columns (README, "Local labour offices"):
                      "2061 m. Białystok|2002 białostocki"; the first is its own; all in its voivodeship
     name             the office's name ("Powiatowy Urząd Pracy w Augustowie")
     town             its seat ("Augustów")
-    phone            its switchboard, as people write it ("87 643 40 00", "+48 87 643 40 00")
+    phone            its switchboard, as people write it ("87 000 00 28", "+48 87 000 00 28")
     phone_verified   "yes" when the numbers of the row were checked with the office, else "no" (the default)
     branches         optional branch offices (filie), "|"-separated, each "town" or "town: phone"
 
