@@ -25,6 +25,9 @@ from hotline.labour_offices.records import ImportFileError, OfficeRecord, Refusa
 
 log = logging.getLogger(__name__)
 
+# The full list of about 340 offices is some 70 kB.
+MAX_FILE_BYTES = 5_000_000
+
 
 @dataclass
 class ImportReport:
@@ -119,6 +122,10 @@ async def import_file(
     """Import a CSV file (UTF-8, a byte-order mark allowed). Raises :class:`ImportFileError` when it cannot
     be read as such."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ImportFileError(
+                f"{path}: larger than {MAX_FILE_BYTES // 1_000_000} MB, not a list of offices"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"{path}: not UTF-8 text (save it as CSV UTF-8): {exc.reason}") from exc

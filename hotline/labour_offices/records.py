@@ -36,6 +36,8 @@ OPTIONAL = ("voivodeship_name", "phone_verified", "branches")
 CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,15}")
 MAX_NAME = 200
 MAX_PLACE = 100
+# Longer lines are not read at all (the csv module's own limit is a field of 131,072 characters).
+MAX_LINE = 4000
 # How much of a bad value a message repeats.
 SHOWN = 40
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -209,6 +211,15 @@ def _header(fields: list[str], line: int) -> list[str]:
     return columns
 
 
+def _fields(text: str, delimiter: str) -> list[str] | None:
+    """The line's fields, or None when it is not CSV (a stray carriage return). One physical line is one
+    record: a quote left open just ends with the line."""
+    try:
+        return next(csv.reader([text], delimiter=delimiter, strict=False))
+    except csv.Error:
+        return None
+
+
 def parse_lines(lines: Iterable[str]) -> ParsedFile:
     """Read the file's lines (numbered from 1): good rows as records, bad ones as refusals.
 
@@ -223,12 +234,23 @@ def parse_lines(lines: Iterable[str]) -> ParsedFile:
         text = text.rstrip("\r\n")
         if not text.strip() or text.lstrip().startswith("#"):
             continue
+        if len(text) > MAX_LINE:
+            if columns is None:
+                raise ImportFileError(f"line {number}: a header longer than {MAX_LINE} characters")
+            parsed.refusals.append(Refusal(number, f"longer than {MAX_LINE} characters"))
+            continue
         if columns is None:
             # Spreadsheets in Polish settings write ";" between fields.
             delimiter = ";" if text.count(";") > text.count(",") else ","
-            columns = _header(next(csv.reader([text], delimiter=delimiter)), number)
+            header = _fields(text, delimiter)
+            if header is None:
+                raise ImportFileError(f"line {number}: the header is not CSV")
+            columns = _header(header, number)
             continue
-        fields = next(csv.reader([text], delimiter=delimiter))
+        fields = _fields(text, delimiter)
+        if fields is None:
+            parsed.refusals.append(Refusal(number, "not CSV (a carriage return inside a field?)"))
+            continue
         if len(fields) != len(columns):
             parsed.refusals.append(Refusal(number, f"{len(fields)} fields, the header has {len(columns)}"))
             continue

@@ -56,5 +56,11 @@ def test_refused_rows_are_printed_by_line_and_the_status_says_so(
     assert main(["offices", "import", str(spreadsheet)]) == 2
     assert "nothing imported" in (err := capsys.readouterr().err) and "not UTF-8 text" in err
 
+    huge = hotline_env / "huge.csv"
+    with huge.open("wb") as out:
+        out.truncate(6_000_000)
+    assert main(["offices", "import", str(huge)]) == 2
+    assert "larger than 5 MB" in capsys.readouterr().err
+
     assert main(["offices", "import", str(hotline_env / "missing.csv")]) == 2
     assert "No such file" in capsys.readouterr().err

@@ -55,6 +55,8 @@ def test_a_good_row_becomes_an_office_in_e164() -> None:
         ),
         ("PUP-2001,20,,2001 augustowski,Urząd,Augustów,87 000 00 01,no", "8 fields, the header has 9"),
         ("PUP-2001,20,,2001 augustowski,Urz\x07ąd,Augustów,87 000 00 01,no,", "control character in name"),
+        ("PUP-2001,20,,2001 augustowski,Urz\rąd,Augustów,87 000 00 01,no,", "not CSV"),
+        ("PUP-2001," + "x" * 5000, "longer than 4000 characters"),
     ],
 )
 def test_a_bad_row_is_refused_with_its_line_and_reason(row: str, reason: str) -> None:
@@ -105,6 +107,8 @@ def test_columns_in_any_order_separated_by_semicolons() -> None:
         (["# only a comment"], "no header line"),
         (["code,voivodeship,powiats,name,town"], "line 1: the header lacks column(s) phone"),
         ([HEADER + ",fax"], "line 1: unknown column(s) 'fax'"),
+        ([HEADER + "," * 5000], "line 1: a header longer than 4000 characters"),
+        (["code,\rname"], "line 1: the header is not CSV"),
         (["code,code,voivodeship,powiats,name,town,phone"], "line 1: column(s) named twice: code"),
     ],
 )
