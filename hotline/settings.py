@@ -97,6 +97,8 @@ class Settings:
     menu_file: Path = PROJECT_ROOT / "ivr" / "menu.yaml"
     hours_file: Path = PROJECT_ROOT / "ivr" / "hours.yaml"
     prompts_file: Path = PROJECT_ROOT / "recordings" / "prompts.yaml"
+    # The sample of the local labour offices' directory: what `hotline offices import` loads without a FILE.
+    labour_offices_file: Path = PROJECT_ROOT / "hotline" / "labour_offices" / "offices.csv"
     # Callers of the last N days are offered their topic again.
     returning_caller_days: int = 14
 

@@ -1,5 +1,5 @@
 """The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``consultant``, ``offers``,
-``purge``, ``caller``, ``speech``."""
+``offices``, ``purge``, ``caller``, ``speech``."""
 
 from __future__ import annotations
 
@@ -143,6 +143,14 @@ def _offers(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.offers.cli import main as offers_main
 
     return offers_main(args.offers_args, database_url=settings.effective_database_url)
+
+
+def _offices(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.labour_offices.cli import main as offices_main
+
+    return offices_main(
+        args.offices_args, database_url=settings.effective_database_url, sample=settings.labour_offices_file
+    )
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> int:
@@ -303,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
 
     offers = sub.add_parser("offers", help="job and training offers (import FILE, generate N)")
     offers.add_argument("offers_args", nargs=argparse.REMAINDER)
+    offices = sub.add_parser(
+        "offices", help="the directory of local labour offices (import [FILE], list [--voivodeship X])"
+    )
+    offices.add_argument("offices_args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
     settings = load_settings()
@@ -321,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
         "purge": _purge,
         "caller": _caller,
         "offers": _offers,
+        "offices": _offices,
         "speech": _speech,
     }
     return handlers[args.command](settings, args)

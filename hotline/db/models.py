@@ -1,4 +1,5 @@
-"""The stored picture of the hotline: calls, their path through the IVR, callback requests, console users."""
+"""The stored picture of the hotline: calls, their path through the IVR, callback requests, console users,
+the directory of local labour offices."""
 
 from __future__ import annotations
 
@@ -198,3 +199,68 @@ class ConsultantStateChange(Base):
     reason: Mapped[str | None] = mapped_column(String(32))
     # phone | console | cli | hotline (no answer, restart)
     source: Mapped[str] = mapped_column(String(16))
+
+
+class LabourOffice(Base):
+    """A local labour office (PUP) of the directory that consultants transfer callers to
+    (``hotline.labour_offices``). Never deleted: a case card may name one; ``active`` is false once a full
+    import no longer lists it."""
+
+    __tablename__ = "labour_offices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stable identifier from the import file ("PUP-2001"); case cards and transfers refer to it.
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # TERYT code of the voivodeship (hotline.teryt.VOIVODESHIPS)
+    voivodeship: Mapped[str] = mapped_column(String(2), index=True)
+    # The seat: the town where the office is.
+    town: Mapped[str] = mapped_column(String(100))
+    # The switchboard in E.164; a placeholder until someone checked it with the office (phone_verified).
+    phone: Mapped[str] = mapped_column(String(20))
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Folded (lower case, no diacritics) names, towns and codes the search looks in.
+    search_terms: Mapped[str] = mapped_column(Text, default="")
+    # Of the imported row, to tell a changed office from an unchanged one.
+    content_hash: Mapped[str] = mapped_column(String(32))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    powiats: Mapped[list[LabourOfficePowiat]] = relationship(
+        back_populates="office", order_by="LabourOfficePowiat.position", cascade="all, delete-orphan"
+    )
+    branches: Mapped[list[LabourOfficeBranch]] = relationship(
+        back_populates="office", order_by="LabourOfficeBranch.position", cascade="all, delete-orphan"
+    )
+
+
+class LabourOfficePowiat(Base):
+    """A powiat that a labour office serves (one office may serve a city and the powiat around it)."""
+
+    __tablename__ = "labour_office_powiats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("labour_offices.id", ondelete="CASCADE"), index=True)
+    # TERYT code (four digits, the voivodeship's two first) and name ("m. Białystok", "białostocki").
+    teryt: Mapped[str] = mapped_column(String(4), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Order in the import file: the first is the office's own powiat.
+    position: Mapped[int] = mapped_column(Integer)
+
+    office: Mapped[LabourOffice] = relationship(back_populates="powiats")
+
+
+class LabourOfficeBranch(Base):
+    """A branch office (filia) of a labour office, in another town, with its own number when it has one."""
+
+    __tablename__ = "labour_office_branches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("labour_offices.id", ondelete="CASCADE"), index=True)
+    town: Mapped[str] = mapped_column(String(100))
+    # E.164, or None when the branch is reached through the office's switchboard.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)
+
+    office: Mapped[LabourOffice] = relationship(back_populates="branches")
