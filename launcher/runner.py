@@ -182,7 +182,9 @@ class Hotline:
         if self.with_console:
             from agent_console.app import start_console
 
-            self._console = await start_console(settings, engine=self.engine)
+            self._console = await start_console(
+                settings, engine=self.engine, consultant_states=self.consultant_states
+            )
 
     def asterisk_path(self, *parts: str) -> Path:
         """A path of this instance's Asterisk folders, on the host."""
