@@ -16,9 +16,9 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     from launcher.runner import configure_logging, run_forever
     from launcher.watchdog import die_with_parent, supervise
 
-    configure_logging()
     if not _trunks_valid(settings):
         return 2
+    configure_logging()
     if args.worker or args.no_watchdog:
         if args.worker:
             die_with_parent()

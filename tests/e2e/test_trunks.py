@@ -10,6 +10,7 @@ import contextlib
 import random
 import re
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -180,6 +181,40 @@ async def test_the_outbound_context_dials_nothing_but_a_phone_number(
     assert "E.164" in refused.fields.get("Reason", "")
 
 
+async def register_without_credentials(carrier: Carrier, username: str) -> int:
+    """Send a REGISTER for ``username`` without credentials to the carrier; the status of its answer."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    port = sock.getsockname()[1]
+    call_id = secrets.token_hex(8)
+    target = carrier.sip_address
+    message = (
+        f"REGISTER sip:{target} SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{secrets.token_hex(8)};rport\r\n"
+        "Max-Forwards: 70\r\n"
+        f"From: <sip:{username}@{target}>;tag={secrets.token_hex(4)}\r\n"
+        f"To: <sip:{username}@{target}>\r\n"
+        f"Call-ID: {call_id}\r\n"
+        "CSeq: 1 REGISTER\r\n"
+        f"Contact: <sip:19524@127.0.0.1:{port}>\r\n"
+        "Expires: 60\r\n"
+        "Content-Length: 0\r\n\r\n"
+    )
+    loop = asyncio.get_running_loop()
+    try:
+        host, sip_port = target.rsplit(":", 1)
+        await loop.sock_sendto(sock, message.encode(), (host, int(sip_port)))
+        async with asyncio.timeout(15):
+            while True:
+                text = (await loop.sock_recv(sock, 65535)).decode(errors="replace")
+                status = re.match(r"SIP/2\.0 (\d{3})", text)
+                if status and call_id in text and int(status.group(1)) >= 200:
+                    return int(status.group(1))
+    finally:
+        sock.close()
+
+
 async def test_the_hotline_registers_to_the_carrier_with_its_credentials(
     trunked: tuple[Hotline, Carrier],
 ) -> None:
@@ -193,6 +228,8 @@ async def test_the_hotline_registers_to_the_carrier_with_its_credentials(
         return line if "Registered" in line else None
 
     await eventually(registered, timeout=30, what="the trunk's registration Registered")
+    # The carrier takes no registration of that account without its credentials.
+    assert await register_without_credentials(carrier, "hotline19524") == 401
     # The carrier holds the hotline's contact for its account, where its calls to the hotline go.
     _, contacts = await carrier.asterisk.cli("pjsip show contacts")
     port = hotline.settings.sip_port
