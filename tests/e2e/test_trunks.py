@@ -11,7 +11,7 @@ import random
 import re
 import secrets
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -84,15 +84,18 @@ def write_trunks_file(folder: Path, carrier: Carrier, account: CarrierAccount) -
     return path
 
 
-async def next_matching(events: asyncio.Queue[AmiEvent], what: str, check: object) -> AmiEvent:
+async def next_matching(
+    events: asyncio.Queue[AmiEvent], what: str, check: Callable[[AmiEvent], object]
+) -> AmiEvent:
     """The next event for which ``check(event)`` is true, within a generous deadline."""
-    assert callable(check)
-    async with asyncio.timeout(30):
-        while True:
-            event = await events.get()
-            if check(event):
-                return event
-    raise AssertionError(what)  # pragma: no cover
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                event = await events.get()
+                if check(event):
+                    return event
+    except TimeoutError:
+        raise AssertionError(f"not within 30 s: {what}") from None
 
 
 async def test_a_call_from_the_carrier_reaches_the_ivr_and_is_recorded(
