@@ -48,6 +48,7 @@ CALLER_NAME = re.compile(r"^[\w .-]{0,40}$")
 USERNAME = re.compile(r"^[A-Za-z0-9._@+-]{1,64}$")
 # What a password may hold: printable ASCII without spaces and without ";" (Asterisk's comment sign).
 PASSWORD = re.compile(r"^[!-:<-~]{1,128}$")
+FILE_KEYS = frozenset({"version", "trunks", "outbound"})
 KEYS = frozenset({"match", "host", "outbound_proxy", "caller_id", "caller_name", "codecs", "registration"})
 REGISTRATION_KEYS = frozenset({"username", "server", "expiration"})
 
@@ -115,11 +116,7 @@ class Trunks:
     ) -> Trunks:
         """Validate the file's data; ``passwords`` by trunk name (see :func:`trunk_passwords`)."""
         passwords = passwords or {}
-        if not isinstance(data, dict) or not {"version", "trunks"} <= set(data) <= {
-            "version",
-            "trunks",
-            "outbound",
-        }:
+        if not isinstance(data, dict) or not {"version", "trunks"} <= set(data) <= FILE_KEYS:
             raise TrunksError(
                 f"{origin}: expected a mapping with 'version', 'trunks' and optionally 'outbound'"
             )
