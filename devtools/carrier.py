@@ -80,6 +80,7 @@ load => format_wav.so
 load => format_pcm.so
 load => bridge_simple.so
 load => app_userevent.so
+load => app_mixmonitor.so
 load => func_callerid.so
 load => func_channel.so
 load => func_strings.so
@@ -100,10 +101,14 @@ CallerName: ${{CALLERID(name)}},Endpoint: ${{CHANNEL(endpoint)}})
  same => n,Wait(300)
  same => n,Hangup()
 
-; The calling side of a call the carrier places into the hotline: it stays on the line.
+; The calling side of a call the carrier places into the hotline: it stays on the line, and records what the
+; caller hears into <spool>/monitor/carrier-<id>.wav when CARRIER_CALL_ID names it.
 [{CALLING_CONTEXT}]
 exten => s,1,Set(TIMEOUT(absolute)=600)
- same => n,Wait(600)
+ same => n,Set(ID=${{FILTER(0-9a-f,${{CARRIER_CALL_ID}})}})
+ same => n,GotoIf($["${{ID}}" = ""]?wait)
+ same => n,MixMonitor(carrier-${{ID}}.wav)
+ same => n(wait),Wait(600)
  same => n,Hangup()
 """
 
@@ -280,8 +285,10 @@ class Carrier:
         await self.asterisk.stop()
         shutil.rmtree(self.paths.host(), ignore_errors=True)
 
-    async def call_hotline(self, caller: str, *, channel_id: str, number: str = "19524") -> None:
-        """A subscriber of the carrier calls ``number`` at the hotline, presenting ``caller``."""
+    async def call_hotline(self, caller: str, *, channel_id: str, number: str = "19524") -> Path:
+        """A subscriber of the carrier calls ``number`` at the hotline, presenting ``caller``; returns the
+        file where what they hear is recorded (complete once the call has ended)."""
+        token = secrets.token_hex(6)
         await self.ami.send(
             actions.Originate(
                 channel=f"PJSIP/{number}@hotline",
@@ -291,9 +298,11 @@ class Carrier:
                 caller_id=f'"Caller" <{caller}>',
                 channel_id=channel_id,
                 timeout_ms=30000,
+                variables={"CARRIER_CALL_ID": token},
             ),
             timeout=35,
         )
+        return self.paths.host("spool", "monitor", f"carrier-{token}.wav")
 
     async def hang_up(self, channel: str) -> None:
         await self.ami.send(actions.Hangup(channel=channel))

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from devtools.carrier import Carrier, CarrierAccount
-from devtools.testcall import random_caller
+from devtools.testcall import await_complete_wav, random_caller, sound_seconds
 from hotline.ami import AgiExec, AmiError, AmiEvent, Newchannel, UserEvent, actions
 from hotline.settings import free_ports, load_settings
 from hotline.trunks import OUTBOUND_CONTEXT, OUTBOUND_NUMBER_VARIABLE, outbound_originate
@@ -107,7 +107,7 @@ async def test_a_call_from_the_carrier_reaches_the_ivr_and_is_recorded(
     caller = random_caller()
     calling_id = f"carrier-{secrets.token_hex(6)}"
     try:
-        await carrier.call_hotline(caller, channel_id=calling_id)
+        heard = await carrier.call_hotline(caller, channel_id=calling_id)
         entered = await next_matching(
             events,
             "the carrier's call entering the hotline",
@@ -115,15 +115,30 @@ async def test_a_call_from_the_carrier_reaches_the_ivr_and_is_recorded(
         )
         # It came in on the carrier's trunk (identified by the carrier's address), not the loopback one.
         assert entered.channel.startswith("PJSIP/trunk-carrier-"), entered.channel
-        # The IVR took it: the greeting is played to the caller.
-        await next_matching(
+        # The IVR took it: its first prompt (the greeting) is played to the caller, to the end.
+        first = await next_matching(
             events,
             "the IVR playing to the caller",
-            lambda e: isinstance(e, AgiExec) and e.uniqueid == entered.uniqueid and e.phase == "start",
+            lambda e: (
+                isinstance(e, AgiExec)
+                and e.uniqueid == entered.uniqueid
+                and e.phase == "start"
+                and e.command.upper().startswith("STREAM FILE")
+            ),
         )
+        assert isinstance(first, AgiExec)
+        played = await next_matching(
+            events,
+            "the first prompt played",
+            lambda e: isinstance(e, AgiExec) and e.command_id == first.command_id and e.phase == "end",
+        )
+        assert isinstance(played, AgiExec) and played.result_code == 200, played
     finally:
         hotline.ami.unsubscribe(events)
         await carrier.hang_up(calling_id)
+    # Media crossed the trunk: the caller at the carrier heard the greeting, not silence.
+    await await_complete_wav(heard, deadline=asyncio.get_running_loop().time() + 15)
+    assert sound_seconds(heard) >= 1.0
     call = await stored_call(hotline, entered.uniqueid)
     assert call.caller_number == caller
     assert call.channel is not None and call.channel.startswith("PJSIP/trunk-carrier-")
