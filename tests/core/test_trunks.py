@@ -4,13 +4,14 @@ from outside can reach the outbound context."""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hotline.asterisk_config import render_outbound, render_trunks, write_config
+from hotline.asterisk_config import render_outbound, render_trunks, write_config, write_production_config
 from hotline.settings import ensure_secrets, load_settings
 from hotline.trunks import (
     OUTBOUND_CONTEXT,
@@ -279,3 +280,24 @@ def test_the_command_reports_a_bad_trunk_setting_in_one_line(
     err = capsys.readouterr().err
     assert err.startswith("bad trunk settings: ") and "'everyone'" in err
     assert not (tmp_path / "etc").exists()
+
+
+def test_production_configuration_carries_the_trunks_readable_by_asterisk_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    file = tmp_path / "trunks.yaml"
+    file.write_text(
+        "version: 1\ntrunks:\n  carrier:\n    match: 192.0.2.10\n    host: 192.0.2.10\n"
+        "    caller_id: '+48221234567'\n    registration: {username: hotline}\n"
+    )
+    monkeypatch.setenv("HOTLINE_TRUNK_CARRIER_PASSWORD", "pw-from-env")
+    settings = ensure_secrets(load_settings({"HOTLINE_STATE_DIR": str(tmp_path / "state")}, trunks_file=file))
+    etc = tmp_path / "etc"
+    write_production_config(settings, QUEUES, etc, tmp_path / "sounds", None, group=os.getgid())
+    trunks_conf = etc / "pjsip_trunks.conf"
+    assert "[trunk-carrier](hotline-endpoint)" in trunks_conf.read_text()
+    assert "password = pw-from-env" in trunks_conf.read_text()
+    assert trunks_conf.stat().st_mode & 0o777 == 0o640
+    assert '#include "pjsip_trunks.conf"' in (etc / "pjsip.conf").read_text()
+    assert "Dial(PJSIP/${NUMBER}@trunk-carrier)" in (etc / "extensions_outbound.conf").read_text()
+    assert '#include "extensions_outbound.conf"' in (etc / "extensions.conf").read_text()
