@@ -178,7 +178,7 @@ class RunAs:
         raise AsteriskError(f"no user {name!r} in {passwd}: is Debian's asterisk package installed there?")
 
 
-def write_private(path: Path, content: str, group: int | None) -> None:
+def _write_private(path: Path, content: str, group: int | None) -> None:
     """Write a file that only its owner and Asterisk's group may read: never readable by anyone else, not
     even for a moment (created with its final mode, then renamed into place)."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -188,6 +188,10 @@ def write_private(path: Path, content: str, group: int | None) -> None:
             os.fchown(fh.fileno(), -1, group)
         fh.write(content)
     os.replace(tmp, path)
+
+
+# The same for the development tools' other Asterisk instances (the test carrier, devtools/carrier.py).
+write_private = _write_private
 
 
 def write_config(
@@ -225,7 +229,7 @@ def write_config(
         if group is not None:
             os.chown(folder, -1, group)
     for name, content in files.items():
-        write_private(etc / name, content, group)
+        _write_private(etc / name, content, group)
 
 
 def install_sounds(prompts_dir: Path | None, sounds: Path) -> None:
