@@ -362,7 +362,7 @@ async def place_test_call(
         ami.unsubscribe(events)
     if hang_up and recordings_dir is not None and recording_started:
         result.recording = recordings_dir / f"testcall-{token}.wav"
-        await _await_complete_wav(result.recording, deadline=loop.time() + 10)
+        await await_complete_wav(result.recording, deadline=loop.time() + 10)
         result.heard_seconds = sound_seconds(result.recording)
     return result
 
@@ -419,7 +419,7 @@ async def _await_end(
             recording_done = True
 
 
-async def _await_complete_wav(path: Path, *, deadline: float) -> None:
+async def await_complete_wav(path: Path, *, deadline: float) -> None:
     """MixMonitor closes its file after the hang-up; wait until the WAV header covers the whole file."""
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:

@@ -1,6 +1,7 @@
-"""Call-backs that keep the caller's place, end to end: callers on real SIP (the loopback trunk), a consultant's
-real phone (baresip), and the caller called back over the outbound trunk to a carrier of its own (a second
-Asterisk on 127.0.0.2, devtools/carrier.py), which answers, or, for numbers +48500…, lets it ring out."""
+"""Call-backs that keep the caller's place, end to end: callers on real SIP (the loopback trunk), a
+consultant's real phone (baresip), and the caller called back over the outbound trunk to a carrier of its own
+(a second Asterisk on 127.0.0.2, devtools/carrier.py), which answers, or for numbers +48500… lets it
+ring."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from hotline.ami import AgentConnect, AmiEvent, UserEvent, actions
 from hotline.callbacks import CallbackStore
 from hotline.consultants import ConsultantInfo, parse_skill
 from hotline.db import ConsoleUser
-from hotline.settings import PROJECT_ROOT, free_ports
+from hotline.settings import PROJECT_ROOT, free_ports, load_settings
 from ivr.callback_dialer import CallbackDialer
 from launcher.runner import Hotline
 from tests.e2e.conftest import eventually, running_hotline
@@ -48,7 +49,7 @@ async def setup(
     carrier_ports = free_ports()
     account = CarrierAccount("hotline19524", secrets.token_urlsafe(16))
     carrier = Carrier(
-        PROJECT_ROOT and Path("/var/cache/hotline-19524/asterisk-root"),
+        load_settings().asterisk_root,
         sip_port=carrier_ports["sip_port"],
         ami_port=carrier_ports["ami_port"],
         rtp_start=random.randrange(30000, 39000, 2),
@@ -75,8 +76,11 @@ async def setup(
             ) as hotline:
                 assert hotline.consultants is not None and hotline.phones is not None
                 async with hotline.consultants.sessions() as session, session.begin():
-                    session.add(ConsoleUser(username="cb", display_name="cb", password_hash="x", role="consultant"))
-                info, password = await hotline.consultants.add("cb", site="centre", skills=[parse_skill("jobs:pl:3")])
+                    session.add(
+                        ConsoleUser(username="cb", display_name="cb", password_hash="x", role="consultant")
+                    )
+                skills = [parse_skill("jobs:pl:3")]
+                info, password = await hotline.consultants.add("cb", site="centre", skills=skills)
                 assert await hotline.phones.sync()
                 sip, ctrl, rtp = phone_ports()
                 phone = SoftPhone(
@@ -170,7 +174,9 @@ async def test_three_callers_the_middle_one_asks_for_a_call_back_and_they_are_se
             second = await waiting_caller(hotline, numbers[1])
             third = await waiting_caller(hotline, numbers[2])
             await press(hotline.ami, second, hotline.callbacks.queues.callback_key)
-            requests = await eventually(lambda: waiting_request(hotline, numbers[1]), what="the placeholder waits")
+            requests = await eventually(
+                lambda: waiting_request(hotline, numbers[1]), what="the placeholder waits"
+            )
             assert requests.position == 2
 
             await log_in(hotline, consultant)
@@ -245,7 +251,13 @@ async def test_a_call_back_waiting_while_the_dialer_restarts_is_made_once(
     old = hotline.callbacks
     await old.close()
     restarted = CallbackDialer(
-        old.settings, old.store, old.queues, old.hours, type(old.ami)(old.settings), old.sounds_dir, now=old.now  # type: ignore[misc]
+        old.settings,
+        old.store,
+        old.queues,
+        old.hours,
+        type(old.ami)(old.settings),
+        old.sounds_dir,
+        now=old.now,  # type: ignore[misc]
     )
     await restarted.start()
     await asyncio.wait_for(restarted.adopted.wait(), 30)
