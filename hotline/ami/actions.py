@@ -154,6 +154,14 @@ class Status(AmiAction):
 
 
 @dataclass(frozen=True)
+class QueuedOriginate(Originate):
+    """An Originate whose answer is only "successfully queued": what becomes of the call is followed in its
+    events (a placeholder may wait hours for its answer; :class:`Originate` waits for it)."""
+
+    as_list: ClassVar[bool | None] = False
+
+
+@dataclass(frozen=True)
 class Hangup(AmiAction):
     action: ClassVar[str] = "Hangup"
     channel: str = header("Channel")

@@ -11,6 +11,7 @@ import random
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,14 @@ import yaml
 from devtools.carrier import Carrier, CarrierAccount
 from devtools.phones import SoftPhone, phone_ports
 from devtools.testcall import TestCallResult, place_test_call, press, random_caller
-from hotline.ami import AgentConnect, AmiEvent, UserEvent, actions
+from hotline.ami import AgentConnect, AmiEvent, QueueCallerJoin, UserEvent, actions
 from hotline.callbacks import CallbackStore
 from hotline.consultants import ConsultantInfo, parse_skill
 from hotline.db import ConsoleUser
 from hotline.settings import PROJECT_ROOT, free_ports, load_settings
 from ivr.callback_dialer import CallbackDialer
 from launcher.runner import Hotline
-from tests.e2e.conftest import eventually, running_hotline
+from tests.e2e.conftest import WORKING_DAY, TestClock, eventually, running_hotline
 from tests.e2e.test_trunks import write_trunks_file
 
 pytestmark = pytest.mark.skipif(
@@ -210,29 +211,49 @@ async def waiting_request(hotline: Hotline, number: str):  # type: ignore[no-unt
 async def test_an_unanswered_call_back_is_retried_and_a_second_request_is_not_stored(
     setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
 ) -> None:
-    hotline, carrier, _phone, consultant = setup
+    hotline, _carrier, _phone, consultant = setup
     assert hotline.ami is not None and hotline.callbacks is not None
     number = "+48500" + "".join(random.choice("0123456789") for _ in range(6))  # the carrier lets it ring
     caller = await waiting_caller(hotline, number)
     await press(hotline.ami, caller, hotline.callbacks.queues.callback_key)
     await eventually(lambda: waiting_request(hotline, number), what="the placeholder waits")
-    # The same number asks again while the first request is active: nothing new is stored.
-    again = await waiting_caller(hotline, number)
-    await press(hotline.ami, again, hotline.callbacks.queues.callback_key)
+    # The same number asks again while the first request is active: nothing new is stored, and the caller is
+    # back in the queue at their place; then they hang up.
+    async with watching(hotline) as events:
+        again = await waiting_caller(hotline, number)
+        await press(hotline.ami, again, hotline.callbacks.queues.callback_key)
+
+        joins = 0
+
+        async def back_in_the_queue() -> bool:
+            nonlocal joins
+            while not events.empty():
+                event = events.get_nowait()
+                joins += isinstance(event, QueueCallerJoin) and event.uniqueid == again.uniqueid
+            return joins >= 2  # joined, pressed the key, joined again
+
+        await eventually(back_in_the_queue, what="the second request refused, the caller back in the queue")
+    assert len(await hotline.callbacks.store.requests_for(number)) == 1
+    await hang_up(hotline, again.uniqueid or "")
     await log_in(hotline, consultant)
     try:
         store = hotline.callbacks.store
 
-        async def failed() -> bool:
+        async def status_is(status: str, attempts: int) -> bool:
             (request,) = await store.requests_for(number)
-            return request.status == "failed"
+            return (request.status, request.attempts) == (status, attempts)
 
-        await eventually(failed, timeout=120, what="both attempts made")
+        await eventually(lambda: status_is("pending", 1), timeout=60, what="the first attempt unanswered")
+        # The retry waits callback_retry_seconds on the hotline's clock (pinned in these tests): move it on.
+        assert isinstance(hotline.clock, TestClock)
+        hotline.clock.at += timedelta(seconds=5)
+        await eventually(lambda: status_is("failed", 2), timeout=60, what="the second attempt unanswered")
         (request,) = await store.requests_for(number)
         history = await store.history(request.id)
         assert [(a.attempt, a.result) for a in history] == [(1, "no_answer"), (2, "no_answer")]
     finally:
-        await hang_up(hotline, again.uniqueid or "")
+        if isinstance(hotline.clock, TestClock):
+            hotline.clock.at = WORKING_DAY
         await log_out(hotline, consultant)
 
 
