@@ -5,8 +5,10 @@ from hotline.ami import actions
 from hotline.ami.actions import AmiAction, AmiResponse, UnsafeAmiValue
 from hotline.ami.client import AmiClient, AmiError
 from hotline.ami.events import (
+    AgentComplete,
     AgiExec,
     AmiEvent,
+    ChanSpyStart,
     FullyBooted,
     Hangup,
     Newchannel,
@@ -14,17 +16,21 @@ from hotline.ami.events import (
     Newstate,
     QueueCallerJoin,
     QueueCallerLeave,
+    QueueEntry,
+    QueueMember,
     UserEvent,
     parse_event,
 )
 
 __all__ = [
+    "AgentComplete",
     "AgiExec",
     "AmiAction",
     "AmiClient",
     "AmiError",
     "AmiEvent",
     "AmiResponse",
+    "ChanSpyStart",
     "FullyBooted",
     "Hangup",
     "Newchannel",
@@ -32,6 +38,8 @@ __all__ = [
     "Newstate",
     "QueueCallerJoin",
     "QueueCallerLeave",
+    "QueueEntry",
+    "QueueMember",
     "UnsafeAmiValue",
     "UserEvent",
     "actions",

@@ -35,6 +35,9 @@ class AmiAction:
     """One action; subclasses name it (``action``) and declare their headers with :func:`header`."""
 
     action: ClassVar[str] = ""
+    # Whether Asterisk answers with a list of events (None: told by the answer itself). panoramisk takes
+    # "Added interface to queue" for the start of a list and would wait for more: QueueAdd says False.
+    lists: ClassVar[bool | None] = None
 
     def extra_headers(self) -> dict[str, object]:
         """Headers computed from the fields (for an action whose headers depend on each other)."""
@@ -166,6 +169,15 @@ class Setvar(AmiAction):
 
 
 @dataclass(frozen=True)
+class Getvar(AmiAction):
+    """Read a variable (or a function such as ``CHANNEL(language)``) of a channel."""
+
+    action: ClassVar[str] = "Getvar"
+    variable: str = header("Variable")
+    channel: str | None = header("Channel", None)
+
+
+@dataclass(frozen=True)
 class Redirect(AmiAction):
     """Send a channel (and optionally the other side of its bridge) to a dialplan location."""
 
@@ -190,6 +202,7 @@ class QueueAdd(AmiAction):
     """Log a consultant into a queue. ``state_interface`` makes a member busy on any call of that device."""
 
     action: ClassVar[str] = "QueueAdd"
+    lists: ClassVar[bool | None] = False
     queue: str = header("Queue")
     interface: str = header("Interface")
     member_name: str | None = header("MemberName", None)
@@ -218,6 +231,16 @@ class QueuePause(AmiAction):
     paused: bool = header("Paused")
     queue: str | None = header("Queue", None)
     reason: str | None = header("Reason", None)
+
+
+@dataclass(frozen=True)
+class QueueMemberRingInUse(AmiAction):
+    """Whether a member may be offered a call while their device is in use."""
+
+    action: ClassVar[str] = "QueueMemberRingInUse"
+    interface: str = header("Interface")
+    ring_in_use: bool = header("RingInUse")
+    queue: str | None = header("Queue", None)
 
 
 @dataclass(frozen=True)
