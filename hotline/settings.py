@@ -94,6 +94,12 @@ class Settings:
     menu_file: Path = PROJECT_ROOT / "ivr" / "menu.yaml"
     hours_file: Path = PROJECT_ROOT / "ivr" / "hours.yaml"
     prompts_file: Path = PROJECT_ROOT / "recordings" / "prompts.yaml"
+    # While waiting in a consultants' queue (ivr/waiting.py): seconds between announcements of the caller's
+    # place and expected wait (0: none); the handle time assumed for a queue without history yet; the
+    # queues' wrap-up after each call (queues.conf's wrapuptime), added to each call's talk time.
+    wait_announce_seconds: float = 45.0
+    wait_default_handle_seconds: float = 300.0
+    wait_wrapup_seconds: float = 0.0
     # Callers of the last N days are offered their topic again.
     returning_caller_days: int = 14
 
@@ -126,6 +132,10 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1")
         if self.live_stream_hours < 1:
             raise ValueError("live_stream_hours must be at least 1")
+        if self.wait_announce_seconds < 0 or self.wait_wrapup_seconds < 0:
+            raise ValueError("wait_announce_seconds and wait_wrapup_seconds may not be negative")
+        if self.wait_default_handle_seconds <= 0:
+            raise ValueError("wait_default_handle_seconds must be above 0")
 
     @property
     def keep_withheld_numbers(self) -> bool:

@@ -1,0 +1,132 @@
+"""While waiting: a caller in a queue with no consultant free hears, every period, their place in line and our
+wait estimate in their language, whispered over the hold music, and never leaves the queue for it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from devtools.testcall import place_test_call
+from hotline.ami import AmiClient, AmiEvent, ChanSpyStart, Hangup, Newexten, QueueCallerLeave, actions
+from hotline.handle_times import HandleTimes
+from launcher.runner import Hotline
+from tests.e2e.conftest import eventually, running_hotline
+
+QUEUE = "consultant"  # menu choice 0
+BUSY_CONSULTANT = "Custom:waiting-test-consultant"
+
+
+@pytest.fixture(scope="module")
+async def waiting_hotline(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Hotline]:
+    """A hotline of its own that announces every 3 s (the production setting is 45 s)."""
+    async with running_hotline(
+        database_url, tmp_path_factory.mktemp("waiting"), "waiting", wait_announce_seconds=3.0
+    ) as hotline:
+        yield hotline
+
+
+class Announcements:
+    """What Asterisk did, from AMI: each announcement channel, whom it whispered to and what it played."""
+
+    def __init__(self, ami: AmiClient) -> None:
+        self.ami = ami
+        self.events: list[AmiEvent] = []
+        self.queue = ami.subscribe()
+        self.task = asyncio.create_task(self._collect())
+
+    async def _collect(self) -> None:
+        while True:
+            self.events.append(await self.queue.get())
+
+    def to(self, channel: str) -> list[str]:
+        """The files played to ``channel``, one entry per announcement (its Playback's '&'-joined files)."""
+        pairs = {
+            event.channel.split(";")[0]
+            for event in self.events
+            if isinstance(event, ChanSpyStart) and event.spyee_channel == channel
+        }
+        return [
+            event.app_data
+            for event in self.events
+            if isinstance(event, Newexten)
+            and event.application == "Playback"
+            and event.channel.split(";")[0] in pairs
+        ]
+
+    async def close(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.task
+        self.ami.unsubscribe(self.queue)
+
+
+async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_hotline: Hotline) -> None:
+    hotline = waiting_hotline
+    assert hotline.ami is not None and hotline.services is not None
+    ami = hotline.ami
+    sounds = Path(hotline.services.sounds_dir)
+    # History of the queue: 8 calls of 2 minutes (talk and wrap-up), in Redis as the listener keeps it.
+    times = HandleTimes(hotline.settings.redis_url, prefix=hotline.settings.redis_prefix)
+    for _ in range(8):
+        await times.add(QUEUE, 120.0)
+    # One consultant serves the queue and is on a call: nobody is free.
+    await ami.send(actions.Setvar(variable=f"DEVICE_STATE({BUSY_CONSULTANT})", value="INUSE"))
+    await ami.send(
+        actions.QueueAdd(
+            queue=QUEUE,
+            interface="Local/consultant@hotline-waiting-test",
+            member_name="Busy Consultant",
+            state_interface=BUSY_CONSULTANT,
+        )
+    )
+    await ami.send(
+        actions.QueueMemberRingInUse(
+            interface="Local/consultant@hotline-waiting-test", ring_in_use=False, queue=QUEUE
+        )
+    )
+    seen = Announcements(ami)
+    try:
+        # Ukrainian (2), then a consultant (0); then an English caller (3, 0) behind them.
+        first = await place_test_call(ami, "19524", ["2", "0"], hang_up=False, timeout=90)
+        second = await place_test_call(ami, "19524", ["3", "0"], hang_up=False, timeout=90)
+        assert first.queue == second.queue == QUEUE
+        first_channel = next(e.channel for e in first.events if e.channel)
+        second_channel = next(e.channel for e in second.events if e.channel)
+
+        async def announced_twice() -> bool:
+            return len(seen.to(first_channel)) >= 2 and len(seen.to(second_channel)) >= 2
+
+        await eventually(announced_twice, timeout=60, what="two announcements to each caller")
+        # The estimate: h = (8 * 120 + 3 * 300) / 11 = 169 s (the window shrunk towards the default), calls
+        # that do not vary: the first caller waits for the consultant's call to end, about 85 s ("about
+        # 2 minutes"); the second for that and one more call, about 254 s ("about 5 minutes").
+        assert seen.to(first_channel)[0] == f"{sounds}/uk/wait_ahead_0&{sounds}/uk/wait_time_2"
+        assert seen.to(second_channel)[0] == f"{sounds}/en/wait_ahead_1&{sounds}/en/wait_time_5"
+        # Both stayed in the queue all along.
+        left = [
+            e
+            for e in seen.events
+            if isinstance(e, QueueCallerLeave | Hangup) and e.uniqueid in (first.uniqueid, second.uniqueid)
+        ]
+        assert left == []
+    finally:
+        for result in (locals().get("first"), locals().get("second")):
+            if result is not None and result.uniqueid:
+                channel = next(e.channel for e in result.events if e.channel)
+                with contextlib.suppress(Exception):
+                    await ami.send(actions.Hangup(channel=channel))
+        await ami.send(actions.QueueRemove(queue=QUEUE, interface="Local/consultant@hotline-waiting-test"))
+        await times.clear(QUEUE)
+        await times.close()
+
+    async def left_queue() -> bool:
+        return any(isinstance(e, QueueCallerLeave) and e.uniqueid == first.uniqueid for e in seen.events)
+
+    await eventually(left_queue, what="the caller leaves the queue when they hang up")
+    await seen.close()
