@@ -19,9 +19,11 @@ taken as 1. Nobody serving the queue: no estimate (None), and only the place in 
 
 Checked against what happened in a seeded, discrete-event simulation of queues with known arrivals and
 handle times (``devtools/wait_simulation.py``; ``tests/core/test_wait_estimate.py`` holds it to its bounds):
-at every 45 s announcement the estimate is compared with the caller's real remaining wait. Over its six
-scenarios (1 to 12 consultants, handle times with cv 0.3 to 1.0, loads 0.85 to 1.05, 3,000 to 9,000
-announcements each), the error is given in README.md ("While waiting") with Asterisk's average beside it.
+at every 45 s announcement the estimate is compared with the caller's real remaining wait. Over six
+scenarios (1 to 12 consultants, log-normal handle times of 200 to 420 s with cv 0.3 to 1.0, loads 0.85 to
+0.95; 103,483 announcements, real remaining wait 467 s on average) the error is 110 s mean absolute and
+269 s at p90 (biased +30 s: rather too long than too short); Asterisk's average less the time waited misses
+by 195 s mean absolute and 474 s at p90 on the same calls. Per scenario: README.md, "While waiting".
 
 The spoken form (:func:`announcement`) is language-free: prompt ids whose texts, with each language's own
 grammar for numbers, are in ``recordings/prompts.yaml``. Times are rounded up, never down: under a minute

@@ -11,7 +11,16 @@ from pathlib import Path
 import pytest
 
 from devtools.testcall import place_test_call
-from hotline.ami import AmiClient, AmiEvent, ChanSpyStart, Hangup, Newexten, QueueCallerLeave, actions
+from hotline.ami import (
+    AmiClient,
+    AmiError,
+    AmiEvent,
+    ChanSpyStart,
+    Hangup,
+    Newexten,
+    QueueCallerLeave,
+    actions,
+)
 from hotline.handle_times import HandleTimes
 from launcher.runner import Hotline
 from tests.e2e.conftest import eventually, running_hotline
@@ -71,7 +80,7 @@ async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_h
     assert hotline.ami is not None and hotline.services is not None
     ami = hotline.ami
     sounds = Path(hotline.services.sounds_dir)
-    # History of the queue: 8 calls of 2 minutes (talk and wrap-up), in Redis as the listener keeps it.
+    # History of the queue: 8 calls of 2 minutes (talk and wrap-up), in Redis where AgentComplete puts them.
     times = HandleTimes(hotline.settings.redis_url, prefix=hotline.settings.redis_prefix)
     for _ in range(8):
         await times.add(QUEUE, 120.0)
@@ -91,6 +100,7 @@ async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_h
         )
     )
     seen = Announcements(ami)
+    waiting: list[str] = []  # the callers' channels, hung up at the end
     try:
         # Ukrainian (2), then a consultant (0); then an English caller (3, 0) behind them.
         first = await place_test_call(ami, "19524", ["2", "0"], hang_up=False, timeout=90)
@@ -98,6 +108,7 @@ async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_h
         assert first.queue == second.queue == QUEUE
         first_channel = next(e.channel for e in first.events if e.channel)
         second_channel = next(e.channel for e in second.events if e.channel)
+        waiting += [first_channel, second_channel]
 
         async def announced_twice() -> bool:
             return len(seen.to(first_channel)) >= 2 and len(seen.to(second_channel)) >= 2
@@ -116,11 +127,9 @@ async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_h
         ]
         assert left == []
     finally:
-        for result in (locals().get("first"), locals().get("second")):
-            if result is not None and result.uniqueid:
-                channel = next(e.channel for e in result.events if e.channel)
-                with contextlib.suppress(Exception):
-                    await ami.send(actions.Hangup(channel=channel))
+        for channel in waiting:
+            with contextlib.suppress(AmiError):
+                await ami.send(actions.Hangup(channel=channel))
         await ami.send(actions.QueueRemove(queue=QUEUE, interface="Local/consultant@hotline-waiting-test"))
         await times.clear(QUEUE)
         await times.close()
