@@ -45,7 +45,9 @@ log = logging.getLogger(__name__)
 
 # A caller's channel as Asterisk names it (PJSIP/<endpoint>-<sequence>): the only thing passed to ChanSpy.
 CALLER_CHANNEL = re.compile(r"^PJSIP/[A-Za-z0-9_.-]{1,64}-[0-9a-f]{8,16}$")
-QUEUE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# A queue's name as AMI reports it (whatever scheme hotline/queues.yaml uses); it only reaches an AMI header
+# and a Redis key.
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ANNOUNCE_CONTEXT = "hotline-waiting-announce"
 # Device states (QueueMember's Status) of a consultant who cannot take a call at all.
 UNREACHABLE = frozenset({4, 5})  # invalid, unavailable
