@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import wave
+from array import array
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from hotline.ami import (
     ChanSpyStart,
     Hangup,
     Newexten,
+    QueueCallerJoin,
     QueueCallerLeave,
     actions,
 )
@@ -38,6 +41,31 @@ async def waiting_hotline(
         database_url, tmp_path_factory.mktemp("waiting"), "waiting", wait_announce_seconds=3.0
     ) as hotline:
         yield hotline
+
+
+def loudness(path: Path, frame_ms: int = 100) -> list[float]:
+    """RMS of each ``frame_ms`` of a 16-bit mono WAV."""
+    with wave.open(str(path), "rb") as wav:
+        size = wav.getframerate() * frame_ms // 1000
+        samples = array("h", wav.readframes(wav.getnframes()))
+    return [
+        (sum(x * x for x in samples[i : i + size]) / size) ** 0.5
+        for i in range(0, len(samples) - size + 1, size)
+    ]
+
+
+async def complete_wav(path: Path) -> Path:
+    """The caller's recording, once MixMonitor has closed it after the hang-up."""
+
+    async def complete() -> Path | None:
+        with contextlib.suppress(OSError, wave.Error, EOFError):
+            with wave.open(str(path), "rb") as wav:
+                expected = wav.getnframes() * wav.getsampwidth() * wav.getnchannels()
+            if expected > 0 and path.stat().st_size >= 44 + expected:
+                return path
+        return None
+
+    return await eventually(complete, what=f"the recording {path} completed")
 
 
 class Announcements:
@@ -139,3 +167,20 @@ async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_h
 
     await eventually(left_queue, what="the caller leaves the queue when they hang up")
     await seen.close()
+
+    # The first caller really heard it: their leg's recording (testcall-<id>.wav, started by MixMonitor on
+    # the calling leg, the first of this test) is, after they joined the queue, louder than the hold music
+    # ever is: speech whispered over it.
+    recording_start = next(
+        e for e in seen.events if e.name == "MixMonitorStart" and e.uniqueid.startswith("testcall-")
+    )
+    joined = next(e for e in seen.events if isinstance(e, QueueCallerJoin) and e.uniqueid == first.uniqueid)
+    assert recording_start.at is not None and joined.at is not None
+    recording = await complete_wav(
+        hotline.asterisk_path("spool", "monitor", f"{recording_start.uniqueid}.wav")
+    )
+    music_peak = max(loudness(hotline.asterisk_path("sounds", "hold", "hold-01.wav")))
+    in_queue = loudness(recording)[int(((joined.at - recording_start.at).total_seconds() + 1.0) * 10) :]
+    assert len(in_queue) > 50, "the recording ends before the caller waited in the queue"
+    louder = sum(1 for rms in in_queue if rms > 1.5 * music_peak)
+    assert louder >= 10, (louder, music_peak, max(in_queue))
