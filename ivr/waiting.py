@@ -19,9 +19,9 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 from hotline.ami import (
     AgentComplete,
@@ -53,6 +53,8 @@ ANNOUNCE_CONTEXT = "hotline-waiting-announce"
 UNREACHABLE = frozenset({4, 5})  # invalid, unavailable
 # Device states of a consultant free for a call.
 FREE = frozenset({0, 1})  # unknown, not in use
+# Callers of one queue announced within this many seconds share one QueueStatus of it.
+SNAPSHOT_FRESH_S = 1.0
 
 
 def check_prompts(catalog: PromptCatalog) -> None:
@@ -130,6 +132,8 @@ class WaitingAnnouncer:
         self._tasks: set[asyncio.Task[None]] = set()
         self._consumer: asyncio.Task[None] | None = None
         self._events: asyncio.Queue[AmiEvent] | None = None
+        # The latest QueueStatus of each queue (or the one on its way), and when it was asked for.
+        self._snapshots: dict[str, tuple[float, asyncio.Task[Mapping[str, QueueSnapshot]]]] = {}
 
     async def start(self) -> None:
         self._events = self.ami.subscribe()
@@ -140,19 +144,20 @@ class WaitingAnnouncer:
     async def close(self) -> None:
         if self._events is not None:
             self.ami.unsubscribe(self._events)
-        tasks = [*self._timers.values(), *self._tasks]
+        tasks = [*self._timers.values(), *self._tasks, *(task for _, task in self._snapshots.values())]
         if self._consumer is not None:
             tasks.append(self._consumer)
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, AmiError):
                 await task
         self._timers.clear()
+        self._snapshots.clear()
         self.callers.clear()
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -246,16 +251,25 @@ class WaitingAnnouncer:
             name: QueueSnapshot(tuple(members.get(name, ())), tuple(entries.get(name, ()))) for name in names
         }
 
+    async def queue_snapshot(self, queue: str) -> QueueSnapshot | None:
+        """The queue now, from a ``QueueStatus`` shared by the callers announced within SNAPSHOT_FRESH_S."""
+        now = asyncio.get_running_loop().time()
+        asked = self._snapshots.get(queue)
+        if asked is None or now - asked[0] > SNAPSHOT_FRESH_S or _failed(asked[1]):
+            asked = (now, asyncio.create_task(self.snapshots(queue), name=f"queue-status-{queue}"))
+            self._snapshots[queue] = asked
+        return (await asyncio.shield(asked[1])).get(queue)
+
     async def estimate(self, caller: WaitingCaller) -> WaitEstimate | None:
         """The caller's estimate now; None when they are no longer in their queue."""
-        snapshot = (await self.snapshots(caller.queue)).get(caller.queue)
+        snapshot = await self.queue_snapshot(caller.queue)
         if snapshot is None:
             return None
         figures = queue_figures(
             snapshot,
             caller.uniqueid,
             await self.handle_times.recent(caller.queue),
-            now=_epoch(self.clock()),
+            now=self.clock().timestamp(),
             default_wrapup_s=self.wrapup_s,
         )
         if figures is None:
@@ -270,7 +284,7 @@ class WaitingAnnouncer:
         prompts = announcement(estimate)
         files = "&".join(f"{self.sounds_dir}/{caller.language}/{prompt}" for prompt in prompts)
         caller.announcements += 1
-        log.info(
+        log.debug(
             "announcement %d to %s in %s (%s): %d ahead, %s",
             caller.announcements,
             caller.uniqueid,
@@ -293,5 +307,5 @@ class WaitingAnnouncer:
         return True
 
 
-def _epoch(at: datetime) -> float:
-    return at.timestamp()
+def _failed(task: asyncio.Task[Any]) -> bool:
+    return task.done() and (task.cancelled() or task.exception() is not None)
