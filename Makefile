@@ -11,6 +11,7 @@ ASTERISK_ROOT := $(or $(HOTLINE_ASTERISK_ROOT),/var/cache/hotline-19524/asterisk
 
 run: setup-run $(VENV)/.installed sandbox prompts
 	$(BIN)/hotline migrate
+	$(BIN)/hotline offices import --if-empty
 	exec $(BIN)/hotline up
 
 # The password of a Redis that scripts/setup-system.sh started itself (none where one already answered).

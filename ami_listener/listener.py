@@ -22,6 +22,7 @@ from hotline.calls import NewCall
 from hotline.live import LiveState
 from hotline.outcomes import CallOutcome
 from hotline.phone import is_presentation_restricted, mask, normalise_caller
+from hotline.queues import topic_of
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,8 @@ class CallEventListener:
 
     def _on_queue_join(self, event: QueueCallerJoin) -> None:
         log.info("[%s] joined queue %s at position %d", event.uniqueid, event.queue, event.position)
-        self.recorder.queued(event.uniqueid, event.queue)
+        # The call's record keeps the topic; the language is the call's own (jobs-uk → jobs).
+        self.recorder.queued(event.uniqueid, topic_of(event.queue))
         self._live("queued", event.uniqueid, queue=event.queue, position=event.position)
 
     def _on_hangup(self, event: Hangup) -> None:

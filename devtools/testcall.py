@@ -33,6 +33,7 @@ from hotline.ami import (
     actions,
 )
 from hotline.phone import mask
+from hotline.queues import topic_of
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +137,9 @@ class TestCallResult:
     uniqueid: str | None = None
     digits_sent: list[str] = field(default_factory=list)
     commands: list[AgiCommand] = field(default_factory=list)
+    # The topic of the queue joined, and the Asterisk queue itself (topic and language: jobs-uk).
     queue: str | None = None
+    asterisk_queue: str | None = None
     fallback: bool = False
     hung_up: bool = False
     hangup_cause: int | None = None
@@ -296,7 +299,8 @@ async def place_test_call(
             if event.name == "Newstate" and event.fields.get("ChannelState") == "6":
                 result.answered = True
             elif isinstance(event, QueueCallerJoin):
-                result.queue = event.queue
+                result.queue = topic_of(event.queue)
+                result.asterisk_queue = event.queue
                 if until in ("settled", "question", "queue"):
                     break
             elif isinstance(event, UserEvent) and event.user_event == "HotlineFallback":

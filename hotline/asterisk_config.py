@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotline.queues import Queues
+from hotline.queues import RULE_NAME, Queues
 from hotline.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
@@ -32,23 +32,68 @@ class AsteriskError(RuntimeError):
 
 
 def render_queues(queues: Queues) -> str:
-    """``queues.conf``'s queues: one section per queue, on the committed ``[topic-queue]`` template."""
+    """``queues.conf``'s queues: one section per topic and language on the committed ``[topic-queue]``
+    template, with the ring and wrap-up times of the queues file."""
     # Names are checked when the file loads; a description is flattened to one comment line.
-    return "".join(
-        f"\n; {' '.join(queue.description.split())}\n[{queue.name}](topic-queue)\n" for queue in queues
-    )
+    sections = []
+    for queue in queues:
+        sections.append(f"\n; {' '.join(queue.description.split())}\n")
+        for target in queues.asterisk_queues():
+            if target.topic == queue.name:
+                sections.append(
+                    f"[{target.name}](topic-queue)\ntimeout = {queues.ring_seconds}\n"
+                    f"wrapuptime = {queues.wrapup_seconds}\n"
+                )
+    return "".join(sections)
+
+
+def render_queue_rules(queues: Queues) -> str:
+    """``queuerules.conf``'s rule: each routing step after the first raises the highest penalty offered."""
+    lines = [f"[{RULE_NAME}]"]
+    lines += [f"penaltychange => {step.after},{step.max_penalty}" for step in queues.routing[1:]]
+    return "\n".join(lines) + "\n"
 
 
 def render_queue_extensions(queues: Queues) -> str:
-    """The dialplan's ``[hotline-queues]``: one extension per queue. The IVR names a queue; the dialplan
-    checks the name exists here before queueing, so a wrong name cannot reach ``Queue()``."""
+    """The dialplan's ``[hotline-queues]``: one extension per topic. The IVR names a topic; the dialplan
+    checks the name exists here before queueing, so a wrong name cannot reach ``Queue()``. The caller's
+    language (the channel's, which the IVR set) picks the topic's Asterisk queue; one not served waits in
+    the first language's."""
     lines = ["[hotline-queues]"]
+    first, *others = queues.languages
     for queue in queues:
         lines += [
             f"exten => {queue.name},1,Set(CDR(hotline_queue)={queue.name})",
-            f" same => n,Queue({queue.name})",
-            " same => n,Hangup()",
+            f" same => n,Set(HOTLINE_ASTERISK_QUEUE={queues.asterisk_name(queue.name, first)})",
         ]
+        lines += [
+            f' same => n,ExecIf($["${{CHANNEL(language)}}" = "{language}"]'
+            f"?Set(HOTLINE_ASTERISK_QUEUE={queues.asterisk_name(queue.name, language)}))"
+            for language in others
+        ]
+        lines += [" same => n,Goto(hotline-queue-wait,s,1)"]
+    lines += [
+        "",
+        "; Waiting: the first routing step's reach, then the queue rule widens it (hotline/queues.yaml).",
+        "[hotline-queue-wait]",
+        f"exten => s,1,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,,{RULE_NAME})",
+        " same => n,Hangup()",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_consultant_codes(queues: Queues) -> str:
+    """The consultants' phones' feature codes (``[hotline-consultant-codes]``): log in, log out, pause with a
+    reason, available. Each runs the FastAGI route ``consultant``, which changes the state in the database
+    and in Asterisk's queues; nothing else is reachable from a consultant's phone."""
+    codes = [("*1", "login", ""), ("*2", "logout", ""), ("*4", "available", "")]
+    codes += [(f"*3{r.code}", "pause", r.name) for r in queues.pause_reasons.values() if r.code is not None]
+    lines = ["[hotline-consultant-codes]"]
+    lines += [
+        f"exten => {code},1,Gosub(hotline-consultant-code,s,1({action},{reason}))"
+        for code, action, reason in codes
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -60,16 +105,21 @@ def generated_includes(settings: Settings, queues: Queues, *, moh_dir: str) -> d
             f"HOTLINE_FASTAGI={settings.fastagi_address}\nHOTLINE_DEFAULT_QUEUE={queues.default}\n"
         ),
         "queues_hotline.conf": render_queues(queues),
-        "extensions_queues.conf": render_queue_extensions(queues),
+        "extensions_queues.conf": render_queue_extensions(queues) + "\n" + render_consultant_codes(queues),
+        "queuerules_hotline.conf": render_queue_rules(queues),
         "manager_instance.conf": f"port = {settings.ami_port}\nbindaddr = {settings.ami_host}\n",
         "manager_users.conf": (
             f"[{settings.ami_username}](hotline-service)\nsecret = {settings.ami_secret}\n\n"
-            f"[{settings.ami_listener_username}](hotline-listener)\nsecret = {settings.ami_secret}\n"
+            f"[{settings.ami_listener_username}](hotline-listener)\nsecret = {settings.ami_secret}\n\n"
+            f"[{settings.ami_config_username}](hotline-config)\nsecret = {settings.ami_secret}\n"
         ),
         "pjsip_instance.conf": (
             "[transport-udp]\ntype = transport\nprotocol = udp\n"
             f"bind = {settings.sip_host}:{settings.sip_port}\n\n"
-            f"[loopback]\ntype = aor\ncontact = sip:{settings.sip_host}:{settings.sip_port}\n"
+            f"[loopback]\ntype = aor\ncontact = sip:{settings.sip_host}:{settings.sip_port}\n\n"
+            # The loopback trunk is Asterisk itself: its address and its own SIP port, nothing else.
+            f"[loopback]\ntype = identify\nendpoint = loopback\n"
+            f"match = {settings.sip_host}:{settings.sip_port}\n"
         ),
         "rtp_instance.conf": f"rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
         "moh_instance.conf": f"directory = {moh_dir}\n",

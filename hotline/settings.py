@@ -84,6 +84,9 @@ class Settings:
     # Asterisk's own record of the calls (asterisk_conf/cdr_custom.conf), as the hotline sees the file; the
     # database is reconciled from it after an outage. `hotline up` sets the sandbox's own.
     asterisk_call_record: Path = Path("/var/log/asterisk/cdr-custom/hotline-calls.json")
+    # An Asterisk of its own: its configuration folder, where the consultants' phones are written
+    # (pjsip_consultants.conf; the hotline's user must be able to write there). The sandbox uses its own.
+    asterisk_etc_dir: Path = Path("/etc/asterisk")
     # `hotline up`'s watchdog replaces a worker that has not answered for this long: a caller in the IVR of
     # a frozen worker reaches the consultants' queue within about this time.
     watchdog_seconds: float = 5.0
@@ -95,11 +98,12 @@ class Settings:
     hours_file: Path = PROJECT_ROOT / "ivr" / "hours.yaml"
     prompts_file: Path = PROJECT_ROOT / "recordings" / "prompts.yaml"
     # While waiting in a consultants' queue (ivr/waiting.py): seconds between announcements of the caller's
-    # place and expected wait (0: none); the handle time assumed for a queue without history yet; the
-    # queues' wrap-up after each call (queues.conf's wrapuptime), added to each call's talk time.
+    # place and expected wait (0: none); the handle time (talk and wrap-up) assumed for a queue without
+    # history yet.
     wait_announce_seconds: float = 45.0
     wait_default_handle_seconds: float = 300.0
-    wait_wrapup_seconds: float = 0.0
+    # The sample of the local labour offices' directory: what `hotline offices import` loads without a FILE.
+    labour_offices_file: Path = PROJECT_ROOT / "hotline" / "labour_offices" / "offices.csv"
     # Callers of the last N days are offered their topic again.
     returning_caller_days: int = 14
 
@@ -132,8 +136,8 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1")
         if self.live_stream_hours < 1:
             raise ValueError("live_stream_hours must be at least 1")
-        if self.wait_announce_seconds < 0 or self.wait_wrapup_seconds < 0:
-            raise ValueError("wait_announce_seconds and wait_wrapup_seconds may not be negative")
+        if self.wait_announce_seconds < 0:
+            raise ValueError("wait_announce_seconds may not be negative")
         if self.wait_default_handle_seconds <= 0:
             raise ValueError("wait_default_handle_seconds must be above 0")
 
@@ -153,6 +157,11 @@ class Settings:
     def ami_listener_username(self) -> str:
         """The AMI listener's own user: it reads call events only and may send nothing (manager.conf)."""
         return f"{self.ami_username}-listener"
+
+    @property
+    def ami_config_username(self) -> str:
+        """The user that reloads Asterisk's PJSIP module when consultants' phones change, and nothing else."""
+        return f"{self.ami_username}-config"
 
     @property
     def fastagi_address(self) -> str:

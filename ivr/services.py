@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from hotline.call_recorder import CallRecorder
 from hotline.calls import Sessions
 from hotline.clock import Clock, utc_now
+from hotline.consultants import ConsultantStates
 from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import Settings
@@ -31,6 +32,8 @@ class IvrServices:
     live: LiveState | None = None
     # Hears spoken answers; None: speech is off (no model configured), the menu is keys only.
     speech: SpeechListener | None = None
+    # Consultants' states (the feature codes of their phones); None where no consultant can log in.
+    consultant_states: ConsultantStates | None = None
 
     @property
     def speech_languages(self) -> frozenset[str]:
@@ -47,6 +50,7 @@ def load_ivr_services(
     now: Clock = utc_now,
     live: LiveState | None = None,
     speech: SpeechListener | None = None,
+    consultant_states: ConsultantStates | None = None,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
     catalog = PromptCatalog.load(settings.prompts_file)
@@ -62,4 +66,5 @@ def load_ivr_services(
         now=now,
         live=live,
         speech=speech,
+        consultant_states=consultant_states,
     )

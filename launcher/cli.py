@@ -1,5 +1,5 @@
-"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``offers``,
-``purge``, ``caller``, ``speech``."""
+"""The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``consultant``, ``offers``,
+``offices``, ``purge``, ``caller``, ``speech``."""
 
 from __future__ import annotations
 
@@ -145,10 +145,24 @@ def _offers(settings: Settings, args: argparse.Namespace) -> int:
     return offers_main(args.offers_args, database_url=settings.effective_database_url)
 
 
+def _offices(settings: Settings, args: argparse.Namespace) -> int:
+    from hotline.labour_offices.cli import main as offices_main
+
+    return offices_main(
+        args.offices_args, database_url=settings.effective_database_url, sample=settings.labour_offices_file
+    )
+
+
 def _user(settings: Settings, args: argparse.Namespace) -> int:
     from agent_console.users import main as users_main
 
     return users_main(args.user_args, database_url=settings.effective_database_url, settings=settings)
+
+
+def _consultant(settings: Settings, args: argparse.Namespace) -> int:
+    from launcher.consultant_cli import main as consultant_main
+
+    return consultant_main(args.consultant_args, settings)
 
 
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
@@ -281,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     user = sub.add_parser("user", help="manage console users (add, passwd, disable, enable)")
     user.add_argument("user_args", nargs=argparse.REMAINDER)
 
+    consultant = sub.add_parser(
+        "consultant", help="consultants and their phones (add, list, disable, enable, passwd, skills)"
+    )
+    consultant.add_argument("consultant_args", nargs=argparse.REMAINDER)
+
     speech = sub.add_parser("speech", help="speech recognition: 'check' loads the model, recognises a phrase")
     speech.add_argument("action", choices=("check",))
     speech.add_argument("--model", default=None, help="a Vosk model folder (default: speech_model_path)")
@@ -292,6 +311,10 @@ def main(argv: list[str] | None = None) -> int:
 
     offers = sub.add_parser("offers", help="job and training offers (import FILE, generate N)")
     offers.add_argument("offers_args", nargs=argparse.REMAINDER)
+    offices = sub.add_parser(
+        "offices", help="the directory of local labour offices (import [FILE], list [--voivodeship X])"
+    )
+    offices.add_argument("offices_args", nargs=argparse.REMAINDER)
 
     args = parser.parse_args(argv)
     settings = load_settings()
@@ -306,9 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         "migrate": _migrate,
         "prompts": _prompts,
         "user": _user,
+        "consultant": _consultant,
         "purge": _purge,
         "caller": _caller,
         "offers": _offers,
+        "offices": _offices,
         "speech": _speech,
     }
     return handlers[args.command](settings, args)

@@ -25,6 +25,7 @@ from devtools.sandbox import AsteriskProcess, ensure_root, prepare_instance
 from hotline.ami import AmiClient
 from hotline.call_recorder import CallRecorder
 from hotline.clock import Clock, utc_now
+from hotline.consultants import ConsultantPhones, Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
 from hotline.handle_times import HandleTimes
@@ -93,6 +94,9 @@ class Hotline:
     # Announcements to callers waiting in a queue (their own AMI connection); None when switched off.
     waiting: WaitingAnnouncer | None = None
     waiting_ami: AmiClient | None = None
+    consultants: Consultants | None = None
+    consultant_states: ConsultantStates | None = None
+    phones: ConsultantPhones | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
     clock: Clock = utc_now
     _console: Any = None
@@ -107,6 +111,7 @@ class Hotline:
         self.engine = create_engine(url)
         sessions = session_factory(self.engine)
         prompts = await asyncio.to_thread(build_prompts, settings)
+        self.consultants = Consultants(sessions, queues, now=self.clock)
 
         if self.manage_asterisk:
             await asyncio.to_thread(ensure_root, settings)
@@ -115,6 +120,9 @@ class Hotline:
             paths = await asyncio.to_thread(prepare_instance, settings, queues, prompts, owner=owner)
             # A worker started by the watchdog takes over the Asterisk its predecessor left running.
             self.asterisk = AsteriskProcess(settings, paths, adopt=self.adopt_asterisk)
+            # The consultants' phones, from the database, before Asterisk reads its configuration.
+            self.phones = ConsultantPhones(self.consultants, paths.host("etc"), settings)
+            await self.phones.write()
             # What Asterisk writes about calls (logs, queue_log, recordings) is no other user's to read: it
             # inherits this umask. Only for its start: the prompts and the sandbox laid out above are public.
             previous = os.umask(PRIVATE_UMASK)
@@ -127,6 +135,13 @@ class Hotline:
         else:
             sounds_dir = settings.asterisk_sounds_dir
             call_record = settings.asterisk_call_record
+            self.phones = ConsultantPhones(self.consultants, settings.asterisk_etc_dir, settings)
+            await self.phones.sync()
+
+        # Consultants' states: their own AMI connection (the services' user), which rebuilds Asterisk's queue
+        # members from the database at every login: after this start, and after any restart of Asterisk.
+        self.consultant_states = ConsultantStates(self.consultants, AmiClient(settings))
+        await self.consultant_states.start()
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
@@ -144,6 +159,7 @@ class Hotline:
             now=self.clock,
             live=self.live,
             speech=self.speech,
+            consultant_states=self.consultant_states,
         )
         await self.start_agi()
 
@@ -164,7 +180,7 @@ class Hotline:
         await self.listener_ami.start()
         if self.manage_asterisk:
             await self.listener_ami.wait_connected()
-        await self.start_waiting()
+        await self.start_waiting(queues)
         if self.tools_ami:
             self.ami = AmiClient(settings)
             await self.ami.start()
@@ -173,7 +189,9 @@ class Hotline:
         if self.with_console:
             from agent_console.app import start_console
 
-            self._console = await start_console(settings, engine=self.engine)
+            self._console = await start_console(
+                settings, engine=self.engine, consultant_states=self.consultant_states
+            )
 
     def asterisk_path(self, *parts: str) -> Path:
         """A path of this instance's Asterisk folders, on the host."""
@@ -191,7 +209,7 @@ class Hotline:
         )
         await self.agi.start()
 
-    async def start_waiting(self) -> None:
+    async def start_waiting(self, queues: Queues) -> None:
         """Announcements of the place in line and the expected wait (settings wait_announce_seconds)."""
         settings = self.settings
         if settings.wait_announce_seconds <= 0:
@@ -207,7 +225,7 @@ class Hotline:
             languages=catalog.languages,
             period_s=settings.wait_announce_seconds,
             default_handle_s=settings.wait_default_handle_seconds,
-            wrapup_s=settings.wait_wrapup_seconds,
+            wrapup_s=queues.wrapup_seconds,
         )
         await self.waiting.start()
         await self.waiting_ami.start()
@@ -242,6 +260,8 @@ class Hotline:
             await self.listener.close()
         if self.ami is not None:
             await self.ami.close()
+        if self.consultant_states is not None:
+            await self.consultant_states.close()
         if self.listener_ami is not None:
             await self.listener_ami.close()
         if self.waiting is not None:

@@ -17,7 +17,8 @@ log() { echo "setup: $*" >&2; }
 
 packages=(python3 python3-venv python3-dev gcc espeak-ng sox redis-server redis-tools debootstrap)
 if [ "$mode" = test ]; then
-    packages+=(postgresql postgresql-client chromium chromium-driver)
+    # baresip-core: real SIP phones of consultants in the end-to-end tests and the queue benchmark.
+    packages+=(postgresql postgresql-client chromium chromium-driver baresip-core)
 fi
 
 missing=()

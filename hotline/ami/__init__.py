@@ -6,6 +6,8 @@ from hotline.ami.actions import AmiAction, AmiResponse, UnsafeAmiValue
 from hotline.ami.client import AmiClient, AmiError
 from hotline.ami.events import (
     AgentComplete,
+    AgentConnect,
+    AgentRingNoAnswer,
     AgiExec,
     AmiEvent,
     ChanSpyStart,
@@ -24,6 +26,8 @@ from hotline.ami.events import (
 
 __all__ = [
     "AgentComplete",
+    "AgentConnect",
+    "AgentRingNoAnswer",
     "AgiExec",
     "AmiAction",
     "AmiClient",

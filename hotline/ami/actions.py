@@ -35,9 +35,9 @@ class AmiAction:
     """One action; subclasses name it (``action``) and declare their headers with :func:`header`."""
 
     action: ClassVar[str] = ""
-    # Whether Asterisk answers with a list of events (None: told by the answer itself). panoramisk takes
-    # "Added interface to queue" for the start of a list and would wait for more: QueueAdd says False.
-    lists: ClassVar[bool | None] = None
+    # Whether Asterisk answers with a list of events (None: panoramisk guesses from the answer). Set False
+    # where its guess is wrong: "Added interface to queue" (QueueAdd) reads to it like a list's start.
+    as_list: ClassVar[bool | None] = None
 
     def extra_headers(self) -> dict[str, object]:
         """Headers computed from the fields (for an action whose headers depend on each other)."""
@@ -95,6 +95,14 @@ class AmiResponse:
 @dataclass(frozen=True)
 class Ping(AmiAction):
     action: ClassVar[str] = "Ping"
+
+
+@dataclass(frozen=True)
+class Reload(AmiAction):
+    """Reload one module's configuration (class "system": only the configuration user may)."""
+
+    action: ClassVar[str] = "Reload"
+    module: str = header("Module")
 
 
 @dataclass(frozen=True)
@@ -202,7 +210,7 @@ class QueueAdd(AmiAction):
     """Log a consultant into a queue. ``state_interface`` makes a member busy on any call of that device."""
 
     action: ClassVar[str] = "QueueAdd"
-    lists: ClassVar[bool | None] = False
+    as_list: ClassVar[bool | None] = False
     queue: str = header("Queue")
     interface: str = header("Interface")
     member_name: str | None = header("MemberName", None)
@@ -231,16 +239,6 @@ class QueuePause(AmiAction):
     paused: bool = header("Paused")
     queue: str | None = header("Queue", None)
     reason: str | None = header("Reason", None)
-
-
-@dataclass(frozen=True)
-class QueueMemberRingInUse(AmiAction):
-    """Whether a member may be offered a call while their device is in use."""
-
-    action: ClassVar[str] = "QueueMemberRingInUse"
-    interface: str = header("Interface")
-    ring_in_use: bool = header("RingInUse")
-    queue: str | None = header("Queue", None)
 
 
 @dataclass(frozen=True)

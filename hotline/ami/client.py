@@ -154,7 +154,7 @@ class AmiClient:
         """Send one action and return Asterisk's answer. Raises AmiError on an error answer or a timeout."""
         if not self._logged_in.is_set():
             raise AmiError("AMI is not connected")
-        future = self._manager.send_action(action.headers(), as_list=action.lists)
+        future = self._manager.send_action(action.headers(), as_list=action.as_list)
         try:
             frames = await asyncio.wait_for(future, timeout or self.action_timeout)
         except TimeoutError as exc:

@@ -82,9 +82,8 @@ class QueueMember(AmiEvent):
     queue: str
     interface: str
     member_name: str
-    status: (
-        int | None
-    )  # the device state: 1 not in use, 2 in use, 3 busy, 4 invalid, 5 unavailable, 6 ringing…
+    # The device state: 1 not in use, 2 in use, 3 busy, 4 invalid, 5 unavailable, 6 ringing…
+    status: int | None
     paused: bool
     in_call: bool
     last_call: int | None  # when their last call ended, seconds since the epoch (0: none yet)
@@ -106,6 +105,23 @@ class ChanSpyStart(AmiEvent):
 
     spyee_channel: str
     spyee_uniqueid: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentRingNoAnswer(AmiEvent):
+    """A queue member's phone rang out on a caller (the event's channel is the caller's)."""
+
+    queue: str
+    interface: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConnect(AmiEvent):
+    """A queue member answered a caller (the event's channel is the caller's)."""
+
+    queue: str
+    interface: str
+    hold_time: int | None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,6 +237,17 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
         )
     if name == "QueueCallerLeave":
         return QueueCallerLeave(**base, queue=headers.get("queue", ""))
+    if name == "AgentRingNoAnswer":
+        return AgentRingNoAnswer(
+            **base, queue=headers.get("queue", ""), interface=headers.get("interface", "")
+        )
+    if name == "AgentConnect":
+        return AgentConnect(
+            **base,
+            queue=headers.get("queue", ""),
+            interface=headers.get("interface", ""),
+            hold_time=_int(headers.get("holdtime")),
+        )
     if name == "UserEvent":
         return UserEvent(**base, user_event=headers.get("userevent", ""))
     if name in PLAIN_EVENTS:

@@ -1,7 +1,16 @@
 """Persistence: SQLAlchemy 2.0 async models and sessions; schema changes are Alembic migrations."""
 
 from hotline.db.engine import create_engine, insert_for, session_factory
-from hotline.db.models import Base, Call, CallbackRequest, CallStep, ConsoleUser
+from hotline.db.models import (
+    Base,
+    Call,
+    CallbackRequest,
+    CallStep,
+    ConsoleUser,
+    Consultant,
+    ConsultantSkill,
+    ConsultantStateChange,
+)
 
 __all__ = [
     "Base",
@@ -9,6 +18,9 @@ __all__ = [
     "CallStep",
     "CallbackRequest",
     "ConsoleUser",
+    "Consultant",
+    "ConsultantSkill",
+    "ConsultantStateChange",
     "create_engine",
     "insert_for",
     "session_factory",

@@ -1,4 +1,5 @@
-"""The stored picture of the hotline: calls, their path through the IVR, callback requests, console users."""
+"""The stored picture of the hotline: calls, their path through the IVR, callback requests, console users,
+the directory of local labour offices."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -136,3 +138,129 @@ class ConsoleUser(Base):
     # consultant | supervisor
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Consultant(Base):
+    """A consultant's phone, site, skills and state in the queues: the source of truth that Asterisk's queue
+    members are rebuilt from (hotline.consultants)."""
+
+    __tablename__ = "consultants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    console_user_id: Mapped[int] = mapped_column(ForeignKey("console_users.id"), unique=True)
+    # The PJSIP endpoint and the user name the phone authenticates with ("c1001").
+    sip_username: Mapped[str] = mapped_column(String(32), unique=True)
+    # The digest the phone's password gives (MD5 of "user:realm:password"); the password itself is shown once.
+    sip_digest: Mapped[str] = mapped_column(String(64))
+    # centre (Białystok) | office (a labour office's consultation point: office_code) | ecam (OHP)
+    site: Mapped[str] = mapped_column(String(16))
+    office_code: Mapped[str | None] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    logged_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(32))
+    state_changed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    user: Mapped[ConsoleUser] = relationship(lazy="joined")
+    skills: Mapped[list[ConsultantSkill]] = relationship(
+        back_populates="consultant",
+        cascade="all, delete-orphan",
+        lazy="selectin",
+        order_by="ConsultantSkill.id",
+    )
+
+
+class ConsultantSkill(Base):
+    """A topic in a language that a consultant serves, with their level (1 can help, 2 good, 3 expert)."""
+
+    __tablename__ = "consultant_skills"
+    __table_args__ = (UniqueConstraint("consultant_id", "topic", "language"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultant_id: Mapped[int] = mapped_column(ForeignKey("consultants.id", ondelete="CASCADE"))
+    topic: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8))
+    level: Mapped[int] = mapped_column(Integer)
+
+    consultant: Mapped[Consultant] = relationship(back_populates="skills")
+
+
+class ConsultantStateChange(Base):
+    """Each change of a consultant's state, who or what made it, and why: the audit of their day."""
+
+    __tablename__ = "consultant_state_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultant_id: Mapped[int] = mapped_column(ForeignKey("consultants.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # login | logout | pause | available
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    # phone | console | cli | hotline (no answer, restart)
+    source: Mapped[str] = mapped_column(String(16))
+
+
+class LabourOffice(Base):
+    """A local labour office (PUP) of the directory that consultants transfer callers to
+    (``hotline.labour_offices``). Never deleted: a case card may name one; ``active`` is false once a full
+    import no longer lists it."""
+
+    __tablename__ = "labour_offices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Stable identifier from the import file ("PUP-2001"); case cards and transfers refer to it.
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # TERYT code of the voivodeship (hotline.teryt.VOIVODESHIPS)
+    voivodeship: Mapped[str] = mapped_column(String(2), index=True)
+    # The seat: the town where the office is.
+    town: Mapped[str] = mapped_column(String(100))
+    # The switchboard in E.164; a placeholder until someone checked it with the office (phone_verified).
+    phone: Mapped[str] = mapped_column(String(20))
+    phone_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Folded (lower case, no diacritics) names, towns and codes the search looks in.
+    search_terms: Mapped[str] = mapped_column(Text, default="")
+    # Of the imported row, to tell a changed office from an unchanged one.
+    content_hash: Mapped[str] = mapped_column(String(32))
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    powiats: Mapped[list[LabourOfficePowiat]] = relationship(
+        back_populates="office", order_by="LabourOfficePowiat.position", cascade="all, delete-orphan"
+    )
+    branches: Mapped[list[LabourOfficeBranch]] = relationship(
+        back_populates="office", order_by="LabourOfficeBranch.position", cascade="all, delete-orphan"
+    )
+
+
+class LabourOfficePowiat(Base):
+    """A powiat that a labour office serves (one office may serve a city and the powiat around it)."""
+
+    __tablename__ = "labour_office_powiats"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("labour_offices.id", ondelete="CASCADE"), index=True)
+    # TERYT code (four digits, the voivodeship's two first) and name ("m. Białystok", "białostocki").
+    teryt: Mapped[str] = mapped_column(String(4), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Order in the import file: the first is the office's own powiat.
+    position: Mapped[int] = mapped_column(Integer)
+
+    office: Mapped[LabourOffice] = relationship(back_populates="powiats")
+
+
+class LabourOfficeBranch(Base):
+    """A branch office (filia) of a labour office, in another town, with its own number when it has one."""
+
+    __tablename__ = "labour_office_branches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    office_id: Mapped[int] = mapped_column(ForeignKey("labour_offices.id", ondelete="CASCADE"), index=True)
+    town: Mapped[str] = mapped_column(String(100))
+    # E.164, or None when the branch is reached through the office's switchboard.
+    phone: Mapped[str | None] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)
+
+    office: Mapped[LabourOffice] = relationship(back_populates="branches")

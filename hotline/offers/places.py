@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from hotline.datafiles import load_yaml
+from hotline.teryt import VOIVODESHIPS
 
 PLACES_FILE = Path(__file__).resolve().parent / "data" / "places.yaml"
 
@@ -67,6 +68,9 @@ def load_places(path: Path = PLACES_FILE) -> Places:
     voivodeships = {
         _check_code(code, 2, "voivodeship"): str(name) for code, name in raw["voivodeships"].items()
     }
+    for code, name in voivodeships.items():
+        if VOIVODESHIPS.get(code) != name:
+            raise PlacesFileError(f"voivodeship {code} {name!r} is not a voivodeship of hotline.teryt")
     listed: dict[str, dict[str, object]] = {
         _check_code(code, 4, "powiat"): entry for code, entry in raw["powiats"].items()
     }

@@ -15,11 +15,12 @@ from __future__ import annotations
 import itertools
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from hotline.text import fold
 
 WORD = re.compile(r"\w+", re.UNICODE)
 # Parts of speech that never narrow a search: prepositions, conjunctions, particles, punctuation.
@@ -31,13 +32,6 @@ _DIACRITICS = {"a": "ą", "c": "ć", "e": "ę", "l": "ł", "n": "ń", "o": "ó",
 # Beyond this many candidate spellings a word is left as typed (it would cost too many dictionary look-ups).
 MAX_SPELLINGS = 256
 MAX_WORD_LENGTH = 40
-_FOLD = str.maketrans({"ł": "l", "Ł": "l", "ß": "ss"})
-
-
-def fold(text: str) -> str:
-    """Lower case, without diacritics: "Żłobek" → "zlobek"."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD).lower())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def _clean_term(text: str) -> str:

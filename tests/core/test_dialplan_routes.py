@@ -2,10 +2,17 @@
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
-from hotline.asterisk_config import render_queue_extensions, render_queues
+from hotline.asterisk_config import (
+    render_consultant_codes,
+    render_queue_extensions,
+    render_queue_rules,
+    render_queues,
+)
 from hotline.outcomes import CallOutcome
 from hotline.queues import Queues, QueuesError
 from hotline.settings import PROJECT_ROOT
@@ -43,27 +50,60 @@ def test_no_pattern_extension_and_no_dial_of_caller_input() -> None:
 
 def test_queues_and_their_extensions_are_rendered_from_the_queues_file() -> None:
     queues_conf = render_queues(QUEUES)
-    configured = {m.group(1) for m in re.finditer(r"^\[([a-z_0-9]+)\]\(topic-queue\)$", queues_conf, re.M)}
+    configured = set(re.findall(r"^\[([a-z_0-9-]+)\]\(topic-queue\)$", queues_conf, re.M))
+    assert configured == {q.name for q in QUEUES.asterisk_queues()}
+    assert configured == {f"{topic}-{lang}" for topic in QUEUES.names for lang in QUEUES.languages}
     extensions_conf = render_queue_extensions(QUEUES)
     extensions = set(
         re.findall(r"^exten\s*=>\s*([a-z_0-9]+),1,Set\(CDR\(hotline_queue\)=\1\)$", extensions_conf, re.M)
     )
-    assert set(re.findall(r"^ same => n,Queue\(([a-z_0-9]+)\)$", extensions_conf, re.M)) == extensions
-    assert configured == extensions == set(QUEUES.names)
+    assert extensions == set(QUEUES.names)
+    # Each topic's extension picks one of its own queues, by the channel's language, and nothing else.
+    picked = set(re.findall(r"Set\(HOTLINE_ASTERISK_QUEUE=([a-z_0-9-]+)\)", extensions_conf))
+    assert picked == configured
+    assert re.findall(r"Queue\(([^)]*)\)", extensions_conf) == [
+        "${HOTLINE_ASTERISK_QUEUE},,,,,,,hotline-widen"
+    ]
     assert QUEUES.default in QUEUES
     # The committed files name no queue of their own: the queues file is the one owner of the names.
     committed = (PROJECT_ROOT / "asterisk_conf" / "queues.conf").read_text()
-    assert not any(f"[{name}]" in committed for name in QUEUES.names)
+    assert not any(f"[{name}" in committed for name in QUEUES.names)
     assert "Queue(" not in dialplan_text().replace("Queue(${", "")
     assert Path(PROJECT_ROOT / "asterisk_conf" / "modules.conf").read_text().count("autoload = no") == 1
 
 
-def test_a_description_cannot_break_out_of_its_comment() -> None:
-    hostile = Queues.from_data(
-        {"version": 1, "default": "a", "queues": {"a": {"description": "x\n[evil]\nexten => 1,1,System(id)"}}}
+def test_the_queue_rule_widens_in_the_steps_of_the_queues_file() -> None:
+    rules = render_queue_rules(QUEUES)
+    assert rules.splitlines()[0] == "[hotline-widen]"
+    changes = re.findall(r"^penaltychange => (\d+),(\d+)$", rules, re.M)
+    assert [(int(a), int(b)) for a, b in changes] == [(s.after, s.max_penalty) for s in QUEUES.routing[1:]]
+    assert f"QUEUE_MAX_PENALTY={QUEUES.routing[0].max_penalty}" in render_queue_extensions(QUEUES)
+
+
+def test_consultants_phones_reach_the_feature_codes_only() -> None:
+    codes = render_consultant_codes(QUEUES)
+    dialled = re.findall(
+        r"^exten => ([^,]+),1,Gosub\(hotline-consultant-code,s,1\(([a-z]+),([a-z_]*)\)\)$", codes, re.M
     )
+    assert {code for code, _, _ in dialled} >= {"*1", "*2", "*4", "*31"}
+    assert len(dialled) == len(codes.strip().splitlines()) - 1
+    assert {reason for code, action, reason in dialled if action == "pause"} == {
+        r.name for r in QUEUES.pause_reasons.values() if r.code is not None
+    }
+    consultants = (PROJECT_ROOT / "dialplans" / "consultants.conf").read_text()
+    code_lines = [line.split(";", 1)[0] for line in consultants.splitlines()]
+    assert not any("Dial(" in line or "Goto(" in line or "Queue(" in line for line in code_lines)
+
+
+def test_a_description_cannot_break_out_of_its_comment() -> None:
+    data = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
+    data["queues"] = {"a": {"description": "x\n[evil]\nexten => 1,1,System(id)"}}
+    data["default"] = "a"
+    hostile = Queues.from_data(data)
     lines = render_queues(hostile).splitlines()
-    assert [line for line in lines if line.startswith("[")] == ["[a](topic-queue)"]
+    assert [line for line in lines if line.startswith("[")] == [
+        f"[a-{lang}](topic-queue)" for lang in hostile.languages
+    ]
 
 
 def test_every_outcome_the_dialplan_sets_is_a_call_outcome() -> None:
@@ -72,17 +112,44 @@ def test_every_outcome_the_dialplan_sets_is_a_call_outcome() -> None:
     assert literals <= {outcome.value for outcome in CallOutcome}
 
 
+def shipped() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
+    return data
+
+
 @pytest.mark.parametrize(
-    "data",
+    "change",
     [
-        {"version": 1, "default": "nope", "queues": {"a": {}}},
-        {"version": 1, "default": "a", "queues": {"A-b": {}}},
-        {"version": 1, "default": "a", "queues": {}},
-        {"version": 2, "default": "a", "queues": {"a": {}}},
-        {"version": 1, "default": "a", "queues": {"a": {"members": []}}},
-        ["a"],
+        {"default": "nope"},
+        {"queues": {"A-b": {}}},
+        {"queues": {}},
+        {"version": 1},
+        {"queues": {"consultant": {"members": []}}},
+        {"languages": ["pl", "pl"]},
+        {"languages": ["polish"]},
+        {"routing": [{"after": 5, "reach": "topic"}]},
+        {"routing": [{"after": 0, "reach": "topic"}, {"after": 0, "reach": "anyone"}]},
+        {"routing": [{"after": 0, "reach": "anyone"}, {"after": 10, "reach": "topic"}]},
+        {"routing": [{"after": 0, "reach": "everyone"}]},
+        {"ring_seconds": 0},
+        {"wrapup_seconds": "15"},
+        {"pause_reasons": {"break": {"code": 1, "label": "Przerwa"}}},
+        {"pause_reasons": {"no_answer": {"code": 1, "label": "x"}}},
+        {
+            "pause_reasons": {
+                "a": {"code": 1, "label": "A"},
+                "b": {"code": 1, "label": "B"},
+                "no_answer": {"label": "x"},
+            }
+        },
+        {"pause_reasons": {"a": {"code": 10, "label": "A"}, "no_answer": {"label": "x"}}},
     ],
 )
-def test_a_broken_queues_file_is_refused(data: object) -> None:
+def test_a_broken_queues_file_is_refused(change: dict[str, Any]) -> None:
     with pytest.raises(QueuesError):
-        Queues.from_data(data)
+        Queues.from_data(shipped() | change)
+
+
+def test_a_queues_file_that_is_no_mapping_is_refused() -> None:
+    with pytest.raises(QueuesError):
+        Queues.from_data(["a"])

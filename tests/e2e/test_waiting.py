@@ -28,8 +28,10 @@ from hotline.handle_times import HandleTimes
 from launcher.runner import Hotline
 from tests.e2e.conftest import eventually, running_hotline
 
-QUEUE = "consultant"  # menu choice 0
+# Menu choice 0 in Ukrainian and in English: the topic's queue of each language.
+QUEUE_UK, QUEUE_EN = "consultant-uk", "consultant-en"
 BUSY_CONSULTANT = "Custom:waiting-test-consultant"
+MEMBER = "Local/consultant@hotline-waiting-test"  # never rung: its device is in use, and ringinuse = no
 
 
 @pytest.fixture(scope="module")
@@ -108,58 +110,56 @@ async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_h
     assert hotline.ami is not None and hotline.services is not None
     ami = hotline.ami
     sounds = Path(hotline.services.sounds_dir)
-    # History of the queue: 8 calls of 2 minutes (talk and wrap-up), in Redis where AgentComplete puts them.
+    # History of the queues: 8 calls of 2 minutes (talk and wrap-up), in Redis where AgentComplete puts them.
     times = HandleTimes(hotline.settings.redis_url, prefix=hotline.settings.redis_prefix)
-    for _ in range(8):
-        await times.add(QUEUE, 120.0)
-    # One consultant serves the queue and is on a call: nobody is free.
+    for queue in (QUEUE_UK, QUEUE_EN):
+        for _ in range(8):
+            await times.add(queue, 120.0)
+    # One consultant serves both queues and is on a call: nobody is free.
     await ami.send(actions.Setvar(variable=f"DEVICE_STATE({BUSY_CONSULTANT})", value="INUSE"))
-    await ami.send(
-        actions.QueueAdd(
-            queue=QUEUE,
-            interface="Local/consultant@hotline-waiting-test",
-            member_name="Busy Consultant",
-            state_interface=BUSY_CONSULTANT,
+    for queue in (QUEUE_UK, QUEUE_EN):
+        await ami.send(
+            actions.QueueAdd(
+                queue=queue, interface=MEMBER, member_name="Busy Consultant", state_interface=BUSY_CONSULTANT
+            )
         )
-    )
-    await ami.send(
-        actions.QueueMemberRingInUse(
-            interface="Local/consultant@hotline-waiting-test", ring_in_use=False, queue=QUEUE
-        )
-    )
     seen = Announcements(ami)
     waiting: list[str] = []  # the callers' channels, hung up at the end
     try:
-        # Ukrainian (2), then a consultant (0); then an English caller (3, 0) behind them.
+        # Two callers in Ukrainian (2, then 0 for a consultant), one in English (3, 0).
         first = await place_test_call(ami, "19524", ["2", "0"], hang_up=False, timeout=90)
-        second = await place_test_call(ami, "19524", ["3", "0"], hang_up=False, timeout=90)
-        assert first.queue == second.queue == QUEUE
-        first_channel = next(e.channel for e in first.events if e.channel)
-        second_channel = next(e.channel for e in second.events if e.channel)
-        waiting += [first_channel, second_channel]
+        second = await place_test_call(ami, "19524", ["2", "0"], hang_up=False, timeout=90)
+        english = await place_test_call(ami, "19524", ["3", "0"], hang_up=False, timeout=90)
+        assert [r.asterisk_queue for r in (first, second, english)] == [QUEUE_UK, QUEUE_UK, QUEUE_EN]
+        channels = [next(e.channel for e in r.events if e.channel) for r in (first, second, english)]
+        waiting += channels
 
         async def announced_twice() -> bool:
-            return len(seen.to(first_channel)) >= 2 and len(seen.to(second_channel)) >= 2
+            return all(len(seen.to(channel)) >= 2 for channel in channels)
 
         await eventually(announced_twice, timeout=60, what="two announcements to each caller")
         # The estimate: h = (8 * 120 + 3 * 300) / 11 = 169 s (the window shrunk towards the default), calls
-        # that do not vary: the first caller waits for the consultant's call to end, about 85 s ("about
-        # 2 minutes"); the second for that and one more call, about 254 s ("about 5 minutes").
-        assert seen.to(first_channel)[0] == f"{sounds}/uk/wait_ahead_0&{sounds}/uk/wait_time_2"
-        assert seen.to(second_channel)[0] == f"{sounds}/en/wait_ahead_1&{sounds}/en/wait_time_5"
-        # Both stayed in the queue all along.
+        # that do not vary: the first caller of a queue waits for the consultant's call to end, about 85 s
+        # ("about 2 minutes"); the second for that and one more call, about 254 s ("about 5 minutes").
+        assert seen.to(channels[0])[0] == f"{sounds}/uk/wait_ahead_0&{sounds}/uk/wait_time_2"
+        assert seen.to(channels[1])[0] == f"{sounds}/uk/wait_ahead_1&{sounds}/uk/wait_time_5"
+        assert seen.to(channels[2])[0] == f"{sounds}/en/wait_ahead_0&{sounds}/en/wait_time_2"
+        # All stayed in their queue all along.
         left = [
             e
             for e in seen.events
-            if isinstance(e, QueueCallerLeave | Hangup) and e.uniqueid in (first.uniqueid, second.uniqueid)
+            if isinstance(e, QueueCallerLeave | Hangup)
+            and e.uniqueid in (first.uniqueid, second.uniqueid, english.uniqueid)
         ]
         assert left == []
     finally:
         for channel in waiting:
             with contextlib.suppress(AmiError):
                 await ami.send(actions.Hangup(channel=channel))
-        await ami.send(actions.QueueRemove(queue=QUEUE, interface="Local/consultant@hotline-waiting-test"))
-        await times.clear(QUEUE)
+        for queue in (QUEUE_UK, QUEUE_EN):
+            with contextlib.suppress(AmiError):
+                await ami.send(actions.QueueRemove(queue=queue, interface=MEMBER))
+        await times.clear(QUEUE_UK, QUEUE_EN)
         await times.close()
 
     async def left_queue() -> bool:

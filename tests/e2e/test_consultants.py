@@ -1,0 +1,361 @@
+"""Consultants answer: real SIP phones (baresip) register to the hotline's Asterisk as consultants, log in to
+their queues, and callers who chose a topic and a language reach the right one, through Asterisk's own
+penalties and queue rule.
+
+One hotline for the module, with short routing times (the queues file is the shipped one with its seconds
+shortened), and four consultants:
+
+    uk_jobs   jobs in Ukrainian (expert) and Polish      pl_jobs   jobs in Polish (expert)
+    uk_other  registration in Ukrainian                  pl_other  training in Polish
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from devtools.phones import SoftPhone
+from devtools.testcall import TestCallResult, place_test_call
+from hotline.ami import AgentConnect, AmiEvent, actions
+from hotline.consultants import ConsultantInfo, parse_skill
+from hotline.db import ConsoleUser, ConsultantStateChange
+from hotline.queues import NO_ANSWER
+from hotline.settings import PROJECT_ROOT
+from launcher.runner import Hotline
+from tests.e2e.conftest import eventually, running_hotline
+
+pytestmark = pytest.mark.skipif(
+    not Path("/usr/bin/baresip").exists(), reason="baresip (Debian baresip-core) is not installed"
+)
+
+# Seconds: the caller's own language's other topics after LANGUAGE_AFTER, anyone after ANYONE_AFTER.
+LANGUAGE_AFTER = 4
+ANYONE_AFTER = 8
+RING_SECONDS = 4
+
+CONSULTANTS = {
+    "uk_jobs": ["jobs:uk:3", "jobs:pl:2"],
+    "pl_jobs": ["jobs:pl:3"],
+    "uk_other": ["registration:uk:2"],
+    "pl_other": ["training:pl:2"],
+}
+UK_JOBS = ["2", "1", "0"]  # Ukrainian, job offers, a consultant
+PL_JOBS = ["1", "1", "0"]
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Desk:
+    """A consultant with their phone."""
+
+    info: ConsultantInfo
+    phone: SoftPhone
+
+
+@pytest.fixture(scope="module")
+async def desks(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Hotline, dict[str, Desk]]]:
+    folder = tmp_path_factory.mktemp("consultants")
+    data = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
+    data["routing"] = [
+        {"after": 0, "reach": "topic"},
+        {"after": LANGUAGE_AFTER, "reach": "language"},
+        {"after": ANYONE_AFTER, "reach": "anyone"},
+    ]
+    data["ring_seconds"] = RING_SECONDS
+    data["wrapup_seconds"] = 0
+    queues_file = folder / "queues.yaml"
+    queues_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+    async with running_hotline(
+        database_url, folder / "state", "consultants", queues_file=queues_file
+    ) as hotline:
+        assert hotline.consultants is not None and hotline.phones is not None
+        async with hotline.consultants.sessions() as session, session.begin():
+            for name in CONSULTANTS:
+                session.add(
+                    ConsoleUser(username=name, display_name=name, password_hash="x", role="consultant")
+                )
+        desks: dict[str, Desk] = {}
+        passwords = {}
+        for name, skills in CONSULTANTS.items():
+            info, passwords[name] = await hotline.consultants.add(
+                name, site="centre", skills=[parse_skill(s) for s in skills]
+            )
+            desks[name] = Desk(info, None)  # type: ignore[arg-type]
+        assert await hotline.phones.sync()
+        settings = hotline.settings
+        try:
+            for name, desk in desks.items():
+                rtp = free_port()
+                desk.phone = SoftPhone(
+                    folder / name,
+                    user=desk.info.sip_username,
+                    password=passwords[name],
+                    asterisk=(settings.sip_host, settings.sip_port),
+                    sip_port=free_port(),
+                    ctrl_port=free_port(socket.SOCK_STREAM),
+                    rtp_ports=(rtp, rtp + 10),
+                )
+                await desk.phone.start()
+            for desk in desks.values():
+                await desk.phone.registered()
+            yield hotline, desks
+        finally:
+            for desk in desks.values():
+                if desk.phone is not None:
+                    await desk.phone.stop()
+
+
+@pytest.fixture
+async def hotline(desks: tuple[Hotline, dict[str, Desk]]) -> AsyncIterator[Hotline]:
+    """The module's hotline, every consultant logged out after each test."""
+    hotline, by_name = desks
+    yield hotline
+    assert hotline.consultant_states is not None
+    for desk in by_name.values():
+        info = await current(hotline, desk)
+        if info.logged_in:
+            await hotline.consultant_states.log_out(info, source="cli")
+        await desk.phone.set_answer(True)
+
+
+@pytest.fixture
+def desk(desks: tuple[Hotline, dict[str, Desk]]) -> dict[str, Desk]:
+    return desks[1]
+
+
+async def current(hotline: Hotline, desk: Desk) -> ConsultantInfo:
+    assert hotline.consultants is not None
+    info = await hotline.consultants.get(desk.info.username)
+    assert info is not None
+    return info
+
+
+async def log_in(hotline: Hotline, *desks: Desk) -> None:
+    assert hotline.consultant_states is not None
+    for desk in desks:
+        await hotline.consultant_states.log_in(await current(hotline, desk), source="console")
+
+
+@contextlib.asynccontextmanager
+async def events(hotline: Hotline) -> AsyncIterator[asyncio.Queue[AmiEvent]]:
+    assert hotline.ami is not None
+    queue = hotline.ami.subscribe()
+    try:
+        yield queue
+    finally:
+        hotline.ami.unsubscribe(queue)
+
+
+async def queued_call(hotline: Hotline, digits: list[str]) -> TestCallResult:
+    """A caller who chose ``digits`` and now waits in a queue (still on the line)."""
+    assert hotline.ami is not None
+    result = await place_test_call(hotline.ami, "19524", digits, until="queue", hang_up=False, timeout=60)
+    assert result.asterisk_queue is not None, result.describe()
+    return result
+
+
+async def answered_by(
+    events: asyncio.Queue[AmiEvent], call: TestCallResult, *, timeout: float = 40
+) -> AgentConnect:
+    async def connected() -> AgentConnect | None:
+        while not events.empty():
+            event = events.get_nowait()
+            if isinstance(event, AgentConnect) and event.uniqueid == call.uniqueid:
+                return event
+        return None
+
+    return await eventually(connected, timeout=timeout, what=f"a consultant answers {call.caller}")
+
+
+async def hang_up(hotline: Hotline, call: TestCallResult) -> None:
+    assert hotline.ami is not None and call.uniqueid is not None
+    with contextlib.suppress(Exception):
+        await hotline.ami.send(actions.Hangup(channel=call.uniqueid))
+
+
+async def test_a_ukrainian_caller_reaches_the_ukrainian_consultant_of_the_topic_first(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    await log_in(hotline, desk["pl_jobs"], desk["uk_other"], desk["uk_jobs"])
+    async with events(hotline) as seen:
+        call = await queued_call(hotline, UK_JOBS)
+        try:
+            assert call.asterisk_queue == "jobs-uk"
+            connect = await answered_by(seen, call)
+            assert connect.interface == desk["uk_jobs"].info.interface
+        finally:
+            await hang_up(hotline, call)
+    stored = await eventually(lambda: stored_queue(hotline, call), what="the call's record")
+    assert stored == "jobs"
+
+
+async def stored_queue(hotline: Hotline, call: TestCallResult) -> str | None:
+    from hotline.db import Call
+
+    assert hotline.consultants is not None
+    async with hotline.consultants.sessions() as session:
+        return await session.scalar(select(Call.queue).where(Call.uniqueid == call.uniqueid))
+
+
+async def test_with_no_one_of_the_topic_and_language_the_search_widens_in_steps(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    # Step 2 (the caller's language, another topic): the Ukrainian consultant of registration.
+    await log_in(hotline, desk["uk_other"], desk["pl_jobs"])
+    async with events(hotline) as seen:
+        call = await queued_call(hotline, UK_JOBS)
+        try:
+            connect = await answered_by(seen, call)
+            assert connect.interface == desk["uk_other"].info.interface
+            assert connect.hold_time is not None and connect.hold_time >= LANGUAGE_AFTER
+        finally:
+            await hang_up(hotline, call)
+    # Step 3 (anyone): only a Polish consultant of another topic is in.
+    assert hotline.consultant_states is not None
+    await hotline.consultant_states.log_out(await current(hotline, desk["uk_other"]), source="console")
+    await hotline.consultant_states.log_out(await current(hotline, desk["pl_jobs"]), source="console")
+    await log_in(hotline, desk["pl_other"])
+    async with events(hotline) as seen:
+        call = await queued_call(hotline, UK_JOBS)
+        try:
+            connect = await answered_by(seen, call)
+            assert connect.interface == desk["pl_other"].info.interface
+            assert connect.hold_time is not None and connect.hold_time >= ANYONE_AFTER
+        finally:
+            await hang_up(hotline, call)
+
+
+async def test_a_consultant_who_lets_it_ring_out_is_paused_and_the_caller_reaches_the_next(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    await desk["pl_jobs"].phone.set_answer(False)
+    await log_in(hotline, desk["pl_jobs"], desk["uk_jobs"])
+    async with events(hotline) as seen:
+        call = await queued_call(hotline, PL_JOBS)
+        try:
+            connect = await answered_by(seen, call)
+        finally:
+            await hang_up(hotline, call)
+    # pl_jobs (expert, penalty 0) rang first and rang out; uk_jobs (Polish level 2) answered.
+    assert connect.interface == desk["uk_jobs"].info.interface
+    info = await eventually(
+        lambda: paused_for(hotline, desk["pl_jobs"], NO_ANSWER), what="the no-answer pause recorded"
+    )
+    assert info.logged_in and info.pause_reason == NO_ANSWER
+    members = await queue_members(hotline, "jobs-pl")
+    assert members[desk["pl_jobs"].info.interface]["Paused"] == "1"
+    assert members[desk["pl_jobs"].info.interface]["PausedReason"] == NO_ANSWER
+
+
+async def paused_for(hotline: Hotline, desk: Desk, reason: str) -> ConsultantInfo | None:
+    info = await current(hotline, desk)
+    return info if info.paused and info.pause_reason == reason else None
+
+
+async def queue_members(hotline: Hotline, queue: str) -> dict[str, dict[str, Any]]:
+    assert hotline.ami is not None
+    response = await hotline.ami.send(actions.QueueStatus(queue=queue))
+    return {
+        str(e.get("Interface") or e.get("Location")): dict(e)
+        for e in response.events
+        if e.get("Event") == "QueueMember"
+    }
+
+
+async def test_pause_and_available_change_who_is_offered_calls(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    states = hotline.consultant_states
+    assert states is not None
+    await log_in(hotline, desk["pl_jobs"], desk["uk_jobs"])
+    await states.pause(await current(hotline, desk["pl_jobs"]), "break", source="console")
+    async with events(hotline) as seen:
+        call = await queued_call(hotline, PL_JOBS)
+        try:
+            assert (await answered_by(seen, call)).interface == desk["uk_jobs"].info.interface
+        finally:
+            await hang_up(hotline, call)
+    await states.available(await current(hotline, desk["pl_jobs"]), source="console")
+    async with events(hotline) as seen:
+        call = await queued_call(hotline, PL_JOBS)
+        try:
+            assert (await answered_by(seen, call)).interface == desk["pl_jobs"].info.interface
+        finally:
+            await hang_up(hotline, call)
+
+
+async def test_feature_codes_from_the_phone_log_in_pause_and_come_back(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    me = desk["uk_other"]
+    for code, expected in (
+        ("*1", "available"),
+        ("*31", "paused:break"),
+        ("*4", "available"),
+        ("*2", "logged_out"),
+    ):
+        await me.phone.dial(code)
+        await eventually(
+            lambda e=expected: state_is(hotline, me, e), what=f"{code} makes {me.info.username} {expected}"
+        )
+        await me.phone.wait_for("CALL_CLOSED", timeout=30)
+    assert hotline.consultants is not None
+    async with hotline.consultants.sessions() as session:
+        sources = list(
+            await session.scalars(
+                select(ConsultantStateChange.source).where(ConsultantStateChange.consultant_id == me.info.id)
+            )
+        )
+    assert "phone" in sources
+
+
+async def state_is(hotline: Hotline, desk: Desk, state: str) -> bool:
+    return (await current(hotline, desk)).state == state
+
+
+async def test_a_consultants_phone_reaches_no_number_and_no_caller(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    phone = desk["pl_other"].phone
+    for target in ("+48226000000", "0048226000000", "19524", "c1002"):
+        await phone.dial(target)
+        closed = await phone.wait_for("CALL_CLOSED", "CALL_ESTABLISHED", timeout=30)
+        assert closed.type == "CALL_CLOSED", (target, closed.fields)
+
+
+async def test_after_asterisk_restarts_the_consultants_are_back_in_their_queues_as_they_were(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    states = hotline.consultant_states
+    assert states is not None and hotline.asterisk is not None
+    await log_in(hotline, desk["pl_jobs"], desk["uk_jobs"])
+    await states.pause(await current(hotline, desk["uk_jobs"]), "training", source="console")
+    before = await queue_members(hotline, "jobs-uk")
+
+    states.restored.clear()
+    await hotline.asterisk.stop()
+    await hotline.asterisk.start()
+    await asyncio.wait_for(states.restored.wait(), 60)
+
+    after = await queue_members(hotline, "jobs-uk")
+    assert set(after) == set(before) == {desk["pl_jobs"].info.interface, desk["uk_jobs"].info.interface}
+    for interface in before:
+        for key in ("Penalty", "Paused", "PausedReason"):
+            assert after[interface][key] == before[interface][key], (interface, key)
+    assert after[desk["uk_jobs"].info.interface]["PausedReason"] == "training"
