@@ -10,7 +10,9 @@ before use; the files are our own prompt ids in one of the catalogue's languages
 The figures are read from Asterisk at each announcement (``QueueStatus`` of the caller's queue: the callers
 ahead, the consultants logged in, paused, in a call or in wrap-up) and from the queue's recent handle times
 (``AgentComplete``'s talk time plus the wrap-up, kept in Redis by :class:`~hotline.handle_times.HandleTimes`).
-Call-backs holding a place in the queue are channels in it, counted among the callers ahead.
+Call-backs holding a place in the queue are channels in it, counted among the callers ahead. Each announcement
+ends with the offer of a call-back (``queue_callback_offer``). A caller who leaves the queue (a consultant
+answers, they press the call-back key, they hang up) has the announcement in progress cut at once.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import secrets
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -53,13 +56,16 @@ ANNOUNCE_CONTEXT = "hotline-waiting-announce"
 UNREACHABLE = frozenset({4, 5})  # invalid, unavailable
 # Device states of a consultant free for a call.
 FREE = frozenset({0, 1})  # unknown, not in use
+# Said after the place and the wait: the key that books a call-back keeping the caller's place
+# (hotline/callbacks.py; the key is hotline/queues.yaml's callback_key).
+CALLBACK_OFFER = "queue_callback_offer"
 # Callers of one queue announced within this many seconds share one QueueStatus of it.
 SNAPSHOT_FRESH_S = 1.0
 
 
 def check_prompts(catalog: PromptCatalog) -> None:
     """Every prompt an announcement may play is in the catalogue (in every language, as it checks)."""
-    missing = [prompt_id for prompt_id in every_prompt() if prompt_id not in catalog]
+    missing = [prompt_id for prompt_id in (*every_prompt(), CALLBACK_OFFER) if prompt_id not in catalog]
     if missing:
         raise PromptError(f"the waiting announcements need prompts missing from the catalogue: {missing}")
 
@@ -71,6 +77,8 @@ class WaitingCaller:
     queue: str
     language: str
     announcements: int = 0
+    # The uniqueid of the announcement channel last originated for them (hung up when they leave).
+    announcing: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,7 @@ class WaitingAnnouncer:
         period_s: float,
         default_handle_s: float,
         wrapup_s: float,
+        offer_callback: bool = True,
         clock: Clock = utc_now,
     ) -> None:
         self.ami = ami
@@ -126,6 +135,7 @@ class WaitingAnnouncer:
         self.period_s = period_s
         self.default_handle_s = default_handle_s
         self.wrapup_s = wrapup_s
+        self.closing = (CALLBACK_OFFER,) if offer_callback else ()
         self.clock = clock
         self.callers: dict[str, WaitingCaller] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
@@ -192,10 +202,17 @@ class WaitingAnnouncer:
         self._timers[uniqueid] = asyncio.create_task(self._every_period(caller), name=f"waiting-{uniqueid}")
 
     def leave(self, uniqueid: str) -> None:
-        self.callers.pop(uniqueid, None)
+        caller = self.callers.pop(uniqueid, None)
         timer = self._timers.pop(uniqueid, None)
         if timer is not None:
             timer.cancel()
+        if caller is not None and caller.announcing is not None:
+            # Not over a consultant's voice nor the call-back's questions: the whisper ends with the wait.
+            self._spawn(self._cut(caller.announcing), f"waiting-cut-{uniqueid}")
+
+    async def _cut(self, channel_id: str) -> None:
+        with contextlib.suppress(AmiError):  # over already: the usual case
+            await self.ami.send(actions.Hangup(channel=channel_id))
 
     async def _every_period(self, caller: WaitingCaller) -> None:
         while True:
@@ -281,7 +298,7 @@ class WaitingAnnouncer:
         estimate = await self.estimate(caller)
         if estimate is None or caller.uniqueid not in self.callers:
             return False
-        prompts = announcement(estimate)
+        prompts = (*announcement(estimate), *self.closing)
         files = "&".join(f"{self.sounds_dir}/{caller.language}/{prompt}" for prompt in prompts)
         caller.announcements += 1
         log.debug(
@@ -293,9 +310,11 @@ class WaitingAnnouncer:
             estimate.ahead,
             "no estimate" if estimate.seconds is None else f"{estimate.seconds:.0f} s",
         )
+        caller.announcing = f"waiting-{secrets.token_hex(8)}"
         await self.ami.send(
             actions.Originate(
                 channel=f"Local/play@{ANNOUNCE_CONTEXT}",
+                channel_id=caller.announcing,
                 context=ANNOUNCE_CONTEXT,
                 exten="spy",
                 priority=1,

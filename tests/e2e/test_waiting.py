@@ -141,9 +141,11 @@ async def test_a_waiting_caller_hears_place_and_wait_in_their_language(waiting_h
         # The estimate: h = (8 * 120 + 3 * 300) / 11 = 169 s (the window shrunk towards the default), calls
         # that do not vary: the first caller of a queue waits for the consultant's call to end, about 85 s
         # ("about 2 minutes"); the second for that and one more call, about 254 s ("about 5 minutes").
-        assert seen.to(channels[0])[0] == f"{sounds}/uk/wait_ahead_0&{sounds}/uk/wait_time_2"
-        assert seen.to(channels[1])[0] == f"{sounds}/uk/wait_ahead_1&{sounds}/uk/wait_time_5"
-        assert seen.to(channels[2])[0] == f"{sounds}/en/wait_ahead_0&{sounds}/en/wait_time_2"
+        # Each announcement ends with the call-back offer.
+        uk_offer, en_offer = f"{sounds}/uk/queue_callback_offer", f"{sounds}/en/queue_callback_offer"
+        assert seen.to(channels[0])[0] == f"{sounds}/uk/wait_ahead_0&{sounds}/uk/wait_time_2&{uk_offer}"
+        assert seen.to(channels[1])[0] == f"{sounds}/uk/wait_ahead_1&{sounds}/uk/wait_time_5&{uk_offer}"
+        assert seen.to(channels[2])[0] == f"{sounds}/en/wait_ahead_0&{sounds}/en/wait_time_2&{en_offer}"
         # All stayed in their queue all along.
         left = [
             e

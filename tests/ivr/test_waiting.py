@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from hotline.ami import AmiEvent, AmiResponse, parse_event
-from hotline.ami.actions import AmiAction, Originate, QueueStatus
+from hotline.ami.actions import AmiAction, Hangup, Originate, QueueStatus
 from hotline.handle_times import HandleTimes
 from ivr.waiting import WaitingAnnouncer
 from tests.core.conftest import REDIS_URL
@@ -101,8 +101,11 @@ async def test_an_announcement_whispers_our_prompts_in_the_callers_language(
     # One ahead, one consultant on a call, no history: 300 s per call, cv 1: 600 s, "about 10 minutes".
     assert originate.variables == {
         "__HOTLINE_WAIT_CALLER": "PJSIP/loopback-00000002",
-        "__HOTLINE_WAIT_PROMPTS": f"{SOUNDS}/uk/wait_ahead_1&{SOUNDS}/uk/wait_time_10",
+        "__HOTLINE_WAIT_PROMPTS": (
+            f"{SOUNDS}/uk/wait_ahead_1&{SOUNDS}/uk/wait_time_10&{SOUNDS}/uk/queue_callback_offer"
+        ),
     }
+    assert originate.channel_id == waiter.callers["1.2"].announcing
     await waiter.close()
 
 
@@ -187,4 +190,26 @@ async def test_a_finished_call_adds_its_talk_and_wrapup_to_the_queues_history(
         assert event is not None
         await waiter.apply(event)
     assert await handle_times.recent("jobs") == (125.0,)  # 95 s of talk + 30 s of wrap-up
+    await waiter.close()
+
+
+async def test_leaving_the_queue_cuts_the_announcement_in_progress(handle_times: HandleTimes) -> None:
+    """A consultant answers (or the caller presses the call-back key) mid-announcement: the whisper stops."""
+    ami = FakeAmi({"jobs": waiting("jobs", "1.1")})
+    waiter = announcer(ami, handle_times)
+    waiter.join("1.1", "PJSIP/loopback-00000001", "jobs", "pl")
+    assert await waiter.announce(waiter.callers["1.1"])
+    (originate,) = ami.originated()
+    event = parse_event({"Event": "QueueCallerLeave", "Uniqueid": "1.1", "Queue": "jobs"})
+    assert event is not None
+    await waiter.apply(event)
+
+    def hung_up() -> list[str]:
+        return [a.channel for a in ami.sent if isinstance(a, Hangup)]
+
+    for _ in range(100):  # the cut runs as a task of its own: let the loop run it
+        if hung_up():
+            break
+        await asyncio.sleep(0)
+    assert hung_up() == [originate.channel_id]
     await waiter.close()
