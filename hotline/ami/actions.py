@@ -193,6 +193,15 @@ class Setvar(AmiAction):
 
 
 @dataclass(frozen=True)
+class Getvar(AmiAction):
+    """Read a variable (or a function such as ``CHANNEL(language)``) of a channel."""
+
+    action: ClassVar[str] = "Getvar"
+    variable: str = header("Variable")
+    channel: str | None = header("Channel", None)
+
+
+@dataclass(frozen=True)
 class Redirect(AmiAction):
     """Send a channel (and optionally the other side of its bridge) to a dialplan location."""
 
