@@ -187,7 +187,9 @@ class Hotline:
     async def start_speech(self) -> None:
         """Load the speech model (none configured: speech is off) and open the AudioSocket server."""
         settings = self.settings
-        recognition = await SpeechRecognition.load(settings.speech_model_path, settings.speech_streams)
+        recognition = await SpeechRecognition.load(
+            settings.speech_model_path, settings.speech_streams, settings.speech_processes
+        )
         if recognition is None:
             return
         server = AudioSocketServer(settings.audiosocket_host, settings.audiosocket_port)
@@ -197,7 +199,7 @@ class Hotline:
     async def stop_speech(self) -> None:
         if self.speech is not None:
             await self.speech.server.close()
-            self.speech.recognition.close()
+            await self.speech.recognition.close()
             self.speech = None
 
     async def stop_agi(self) -> None:

@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 from ivr.fastagi import AgiProtocolError
 from ivr.speech.audiosocket import FRAME_BYTES_8K, AudioSocketProtocolError, Dtmf
-from ivr.speech.recognizer import Heard, RecognitionStream, SpeechRecognition
+from ivr.speech.recognizer import Heard, RecognitionFailed, RecognitionStream, SpeechRecognition
 from ivr.speech.server import AudioSocketServer, AudioSocketTimeout, AudioStream, ExpectedStream
 
 __all__ = ["ListenLimits", "Listened", "SpeechChannel", "SpeechListener"]
@@ -142,16 +142,21 @@ class SpeechListener:
                     if ended:
                         speech_ended = fed
                         break
+            # End of speech: the audio in which Vosk found it was handed over (or the answer's time ran out).
+            finished = speech_ended or time.monotonic()
+            heard = await stream.result()
         except AudioSocketProtocolError as exc:
             log.warning("AudioSocket stream %s: %s", audio.call_id, exc)
+            return Listened("failed")
+        except RecognitionFailed as exc:
+            log.warning(
+                "AudioSocket stream %s: recognition failed (%s): the caller gets the keys", audio.call_id, exc
+            )
             return Listened("failed")
         finally:
             keepalive.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await keepalive
-        # End of speech: the audio in which Vosk found it was handed over (or the answer's time ran out).
-        finished = speech_ended or time.monotonic()
-        heard = await stream.result()
         result_ms = (time.monotonic() - finished) * 1000
         return Listened("heard" if heard.text else "silence", heard=heard, result_ms=result_ms)
 

@@ -5,6 +5,8 @@ forwards keys, returns when the server sends the hang-up frame)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -74,7 +76,7 @@ async def listener() -> AsyncIterator[SpeechListener]:
     await server.start()
     yield SpeechListener(server, recognition, LIMITS)
     await server.close()
-    recognition.close()
+    await recognition.close()
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +138,22 @@ async def test_a_hang_up_while_listening_reaches_the_ivr(listener: SpeechListene
         await hear(listener, asterisk)
     assert listener.recognition.busy == 0
     assert list(listener.server.waiting) == []
+
+
+async def test_a_recogniser_process_that_crashes_while_listening_gives_the_keys(
+    listener: SpeechListener, voices: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    recognition = listener.recognition
+    stream = listener.reserve(RELIABLE)
+    assert stream is not None
+    with stream:
+        (crashed,) = recognition.pids
+        os.kill(crashed, signal.SIGKILL)
+        asterisk = AudioSocketApplication(pcm(spoken(CONSULTANT, voices)) + bytes(16000))
+        listened = await listener.listen(asterisk, stream)
+    assert listened.outcome == "failed"  # the menu then gives the keys
+    assert isinstance(asterisk.received[-1], Hangup)  # the application still ends cleanly
+    assert "recognition failed" in caplog.text
+    async with asyncio.timeout(30):  # replaced, for the tests after this one
+        await recognition.all_up()
+    assert crashed not in recognition.pids
