@@ -194,7 +194,7 @@ class Hotline:
             return
         server = AudioSocketServer(settings.audiosocket_host, settings.audiosocket_port)
         await server.start()
-        self.speech = SpeechListener(server, recognition)
+        self.speech = SpeechListener(server, recognition, prompts_dir=settings.prompts_dir)
 
     async def stop_speech(self) -> None:
         if self.speech is not None:
