@@ -253,7 +253,7 @@ class _PromptPlayer:
         frames = len(self._prompt) // FRAME_BYTES_8K
         for index in range(frames):
             if self._stopped.is_set() or self._audio.ended:
-                return
+                break
             start = index * FRAME_BYTES_8K
             await self._audio.send_audio(self._prompt[start : start + FRAME_BYTES_8K])
             # Frame n+1 is due at start + (n+1) * 20 ms.

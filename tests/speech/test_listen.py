@@ -21,7 +21,7 @@ from ivr.speech.audiosocket import Audio, FrameParser, Hangup, encode_audio, enc
 from ivr.speech.listen import ListenLimits, SpeechListener
 from ivr.speech.recognizer import SpeechRecognition
 from ivr.speech.server import AudioSocketServer
-from tests.speech.voices import CONSULTANT, RELIABLE, WORK_ABROAD, model_path, pcm, spoken
+from tests.speech.voices import CONSULTANT, HELLO, RELIABLE, WORK_ABROAD, model_path, pcm, spoken
 
 FRAME = 320
 LIMITS = ListenLimits(connect_s=1.0, no_speech_s=1.0, answer_s=4.0, end_s=2.0, keepalive_s=0.2)
@@ -230,3 +230,18 @@ async def test_prompt_audio_is_read_from_the_prompts_folder(tmp_path: Path, list
     assert await reader.prompt_audio([("pl", "question"), ("pl", "wideband")]) is None
     assert await reader.prompt_audio([("pl", "missing")]) is None
     assert await listener.prompt_audio([("pl", "question")]) is None
+
+
+async def test_once_words_cut_the_question_the_stream_is_still_kept_up(
+    listener: SpeechListener, voices: Path
+) -> None:
+    words = pcm(spoken(HELLO, voices))
+    # The caller's leg sends the start of the words, then nothing: the listener waits for the rest.
+    asterisk = AudioSocketApplication(words[: len(words) * 3 // 4 // FRAME * FRAME])
+    stream = listener.reserve(RELIABLE)
+    assert stream is not None
+    with stream:
+        listened = await listener.listen(asterisk, stream, prompt=tone(20.0))
+    assert listened.barged_in
+    keepalives = [m for m in asterisk.received if isinstance(m, Audio) and not any(m.pcm)]
+    assert len(keepalives) >= 3  # every 0.2 s of the answer's time (4 s) after the cut
