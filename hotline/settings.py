@@ -46,8 +46,10 @@ class Settings:
     audiosocket_port: int = 4574
     # Speech recognition: a Vosk model folder (production: the Polish model); empty = speech off, keys only.
     speech_model_path: str = ""
-    # Recognition streams at once (each a thread); a caller asked while all are busy gets the keys at once.
+    # Recognition streams at once; a caller asked while all are busy gets the keys at once.
     speech_streams: int = 4
+    # Recogniser processes the streams are spread over (each loads the model once: its memory each).
+    speech_processes: int = 2
     # The callers' languages (comma-separated) that the model understands: others get the keys only.
     speech_languages: str = "pl"
 

@@ -254,17 +254,19 @@ class Hotline:
     async def start_speech(self) -> None:
         """Load the speech model (none configured: speech is off) and open the AudioSocket server."""
         settings = self.settings
-        recognition = await SpeechRecognition.load(settings.speech_model_path, settings.speech_streams)
+        recognition = await SpeechRecognition.load(
+            settings.speech_model_path, settings.speech_streams, settings.speech_processes
+        )
         if recognition is None:
             return
         server = AudioSocketServer(settings.audiosocket_host, settings.audiosocket_port)
         await server.start()
-        self.speech = SpeechListener(server, recognition)
+        self.speech = SpeechListener(server, recognition, prompts_dir=settings.prompts_dir)
 
     async def stop_speech(self) -> None:
         if self.speech is not None:
             await self.speech.server.close()
-            self.speech.recognition.close()
+            await self.speech.recognition.close()
             self.speech = None
 
     async def stop_agi(self) -> None:
