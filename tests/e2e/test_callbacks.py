@@ -23,7 +23,7 @@ from devtools.testcall import TestCallResult, place_test_call, press, random_cal
 from hotline.ami import AgentConnect, AmiEvent, QueueCallerJoin, UserEvent, actions
 from hotline.callbacks import CallbackStore
 from hotline.consultants import ConsultantInfo, parse_skill
-from hotline.db import ConsoleUser
+from hotline.db import CallbackRequest, ConsoleUser
 from hotline.settings import PROJECT_ROOT, free_ports, load_settings
 from ivr.callback_dialer import CallbackDialer
 from launcher.runner import Hotline
@@ -309,6 +309,44 @@ async def test_a_call_back_waiting_while_the_dialer_restarts_is_made_once(
             event = Carrier.received(at_carrier.get_nowait())
             calls += event is not None and event.fields.get("Number") == number
         assert calls == 0  # no second call after the first was received
+    finally:
+        carrier.ami.unsubscribe(at_carrier)
+        await log_out(hotline, consultant)
+
+
+async def test_an_after_hours_request_is_called_back_at_opening_when_a_consultant_is_free(
+    setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
+) -> None:
+    """The IVR's after-hours requests wait for the opening and a free consultant, then get a placeholder at
+    the end of their topic's queue: the consultant who takes it calls the caller back over the trunk."""
+    hotline, carrier, _phone, consultant = setup
+    assert hotline.callbacks is not None and hotline.consultants is not None
+    number = random_caller()
+    async with hotline.consultants.sessions() as session, session.begin():
+        session.add(
+            CallbackRequest(
+                number=number, topic="jobs", consent=True, status="pending", pending_key=f"{number}|jobs"
+            )
+        )
+    store = hotline.callbacks.store
+    assert [r.status for r in await store.requests_for(number)] == ["pending"]  # no consultant is free
+    at_carrier = carrier.subscribe()
+    try:
+        async with watching(hotline) as events:
+            await log_in(hotline, consultant)
+            connect = await next_connect(events)
+            assert connect.uniqueid.startswith("cb-")
+            await received_by_carrier(carrier, at_carrier, number)
+            await hang_up(hotline, connect.uniqueid[:-2])
+
+        async def done() -> bool:
+            (request,) = await store.requests_for(number)
+            return request.status == "done"
+
+        await eventually(done, what="the after-hours call-back made")
+        (request,) = await store.requests_for(number)
+        assert request.kind == "after_hours"
+        assert [(a.attempt, a.result) for a in await store.history(request.id)] == [(1, "answered")]
     finally:
         carrier.ami.unsubscribe(at_carrier)
         await log_out(hotline, consultant)
