@@ -166,7 +166,7 @@ async def test_a_frozen_worker_is_replaced_and_its_caller_reaches_the_queue(
             return None
 
         joined = await eventually(queued, timeout=WATCHDOG_SECONDS + 20, what="the caller in the queue")
-        assert joined.queue == "consultant"
+        assert joined.queue == "consultant-pl"  # the default queue, in the default language
         assert "has not answered" in supervised.log()
         # Another worker takes over the same Asterisk.
         second_worker = await supervised.up(times=2)
