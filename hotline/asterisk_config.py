@@ -21,6 +21,9 @@ from hotline.settings import PROJECT_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
+# The dialplan context Queue() runs on a consultant's channel when they answer (dialplans/recordings.conf).
+RECORDING_GOSUB = "hotline-record"
+
 CONF_DIR = PROJECT_ROOT / "asterisk_conf"
 DIALPLAN_DIR = PROJECT_ROOT / "dialplans"
 # The user Debian's asterisk package creates, which asterisk.conf's runuser names.
@@ -75,9 +78,13 @@ def render_queue_extensions(queues: Queues) -> str:
     lines += [
         "",
         "; Waiting: the first routing step's reach, then the queue rule widens it (hotline/queues.yaml).",
+        "; A consultant who answers is recorded: Queue() runs [hotline-record] on their channel",
+        "; (dialplans/recordings.conf), which inherits the caller's uniqueid and the queue.",
         "[hotline-queue-wait]",
         f"exten => s,1,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
-        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,,{RULE_NAME})",
+        " same => n,Set(__HOTLINE_RECORDED_CALL=${UNIQUEID})",
+        " same => n,Set(__HOTLINE_RECORDED_QUEUE=${HOTLINE_ASTERISK_QUEUE})",
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,{RECORDING_GOSUB},{RULE_NAME})",
         " same => n,Hangup()",
     ]
     return "\n".join(lines) + "\n"

@@ -62,7 +62,7 @@ def test_queues_and_their_extensions_are_rendered_from_the_queues_file() -> None
     picked = set(re.findall(r"Set\(HOTLINE_ASTERISK_QUEUE=([a-z_0-9-]+)\)", extensions_conf))
     assert picked == configured
     assert re.findall(r"Queue\(([^)]*)\)", extensions_conf) == [
-        "${HOTLINE_ASTERISK_QUEUE},,,,,,,hotline-widen"
+        "${HOTLINE_ASTERISK_QUEUE},,,,,,hotline-record,hotline-widen"
     ]
     assert QUEUES.default in QUEUES
     # The committed files name no queue of their own: the queues file is the one owner of the names.
