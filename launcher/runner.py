@@ -30,6 +30,7 @@ from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
 from hotline.live import LiveState
 from hotline.queues import Queues
+from hotline.recordings import PRODUCTION_FOLDER, RECORDINGS_SUBDIR, Recordings
 from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
@@ -84,6 +85,7 @@ class Hotline:
     listener_ami: AmiClient | None = None
     listener: CallEventListener | None = None
     recorder: CallRecorder | None = None
+    recordings: Recordings | None = None
     live: LiveState | None = None
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
@@ -126,9 +128,11 @@ class Hotline:
                 os.umask(previous)
             sounds_dir = paths.seen_by_asterisk("sounds")
             call_record = paths.host("log", "cdr-custom", "hotline-calls.json")
+            recordings_dir = paths.host("spool", "monitor", RECORDINGS_SUBDIR)
         else:
             sounds_dir = settings.asterisk_sounds_dir
             call_record = settings.asterisk_call_record
+            recordings_dir = Path(settings.recordings_dir) if settings.recordings_dir else PRODUCTION_FOLDER
             self.phones = ConsultantPhones(self.consultants, settings.asterisk_etc_dir, settings)
             await self.phones.sync()
 
@@ -139,6 +143,9 @@ class Hotline:
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
+        # The metadata of the recordings of calls with a consultant, from the dialplan's events.
+        self.recordings = Recordings(sessions, recordings_dir, now=self.clock)
+        self.recordings.start()
         self.live = LiveState(
             settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
         )
@@ -166,7 +173,12 @@ class Hotline:
             keep_withheld=settings.keep_withheld_numbers,
         )
         self.listener = CallEventListener(
-            self.listener_ami, self.recorder, settings, self.live, reconciler=reconciler
+            self.listener_ami,
+            self.recorder,
+            settings,
+            self.live,
+            reconciler=reconciler,
+            recordings=self.recordings,
         )
         # At every login, the first included: what Asterisk recorded while nobody listened.
         self.listener_ami.on_login(self.listener.reconcile)
@@ -238,6 +250,8 @@ class Hotline:
         await self.stop_speech()
         if self.live is not None:
             await self.live.close()  # after the IVR: what it reported is published
+        if self.recordings is not None:
+            await self.recordings.close()  # after the listener: what it reported is written
         if self.recorder is not None:
             await self.recorder.close()  # after both of its writers: what they reported is written
         if self.asterisk is not None:

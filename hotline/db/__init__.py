@@ -10,6 +10,7 @@ from hotline.db.models import (
     Consultant,
     ConsultantSkill,
     ConsultantStateChange,
+    Recording,
 )
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Consultant",
     "ConsultantSkill",
     "ConsultantStateChange",
+    "Recording",
     "create_engine",
     "insert_for",
     "session_factory",
