@@ -61,8 +61,12 @@ class SoftPhone:
         ctrl_port: int,
         rtp_ports: tuple[int, int],
         answer: bool = True,
+        sound: Path | None = None,
     ) -> None:
+        """``sound``: what the phone sends in a call, a WAV file (8 kHz, 16-bit mono), instead of 2 s of
+        silence; baresip ends the call when it runs out."""
         self.folder = folder
+        self.sound = sound
         self.user = user
         self.password = password
         self.asterisk = asterisk
@@ -81,6 +85,7 @@ class SoftPhone:
         self.folder.mkdir(parents=True, exist_ok=True)
         silence = self.folder / "silence.wav"
         _silence(silence)
+        source = self.sound or silence
         host, port = self.asterisk
         (self.folder / "config").write_text(
             "\n".join(
@@ -90,7 +95,7 @@ class SoftPhone:
                     "sip_transports udp",
                     "net_interface 127.0.0.1",
                     f"rtp_ports {self.rtp_ports[0]}-{self.rtp_ports[1]}",
-                    f"audio_source aufile,{silence}",
+                    f"audio_source aufile,{source}",
                     "audio_player aubridge,nil",
                     "audio_alert aubridge,nil",
                     "ausrc_srate 8000",

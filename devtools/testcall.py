@@ -135,6 +135,8 @@ class TestCallResult:
     caller: str
     answered: bool = False
     uniqueid: str | None = None
+    # The calling leg (the caller's side of the loopback trunk): what :func:`speak` plays on.
+    calling_id: str | None = None
     digits_sent: list[str] = field(default_factory=list)
     commands: list[AgiCommand] = field(default_factory=list)
     # The topic of the queue joined, and the Asterisk queue itself (topic and language: jobs-uk).
@@ -243,6 +245,7 @@ async def place_test_call(
     result = TestCallResult(caller=caller)
     token = secrets.token_hex(6)
     calling_id = f"testcall-{token}"
+    result.calling_id = calling_id
     events = ami.subscribe()
     pending_digits = list(digits)
     pending_speech = list(say)
@@ -378,6 +381,12 @@ async def _speak(ami: AmiClient, channel: str | None, sound: str) -> None:
         raise TestCallError("the calling leg is unknown; cannot speak")
     await ami.send(actions.Setvar(variable="HOTLINE_TESTCALL_SAY", value=sound, channel=channel))
     await ami.send(actions.Redirect(channel=channel, context=f"{CALLING_CONTEXT}-say", exten="s"))
+
+
+async def speak(ami: AmiClient, call: TestCallResult, sound: str) -> None:
+    """The caller of a call still on the line (``hang_up=False``) says ``sound`` (as Asterisk sees it, without
+    extension), for example to a consultant who answered."""
+    await _speak(ami, call.calling_id, sound)
 
 
 async def _hang_up(ami: AmiClient, channel: str) -> None:
