@@ -5,7 +5,8 @@
   so the supervisor's figures stay right); menu steps past ``step_retention_days`` are deleted, except each
   call's last (the time in the menu is read from it); call-back requests past ``callback_retention_days``
   that are no longer pending are deleted.
-- :func:`export_number` (``hotline caller export NUMBER``): everything held about a number.
+- :func:`export_number` (``hotline caller export NUMBER``): everything held about a number (with the
+  metadata of its calls' recordings).
 - :func:`erase_number` (``hotline caller erase NUMBER``): no trace of the number left in the database, in
   the live state or in the recordings of its calls (:mod:`hotline.recordings`; files deleted, rows marked).
 
@@ -28,7 +29,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from hotline.db.models import Call, CallbackRequest, CallStep
+from hotline.db.models import Call, CallbackRequest, CallStep, Recording
 from hotline.live import LiveState
 from hotline.phone import parse_typed
 from hotline.recordings import Recordings
@@ -149,10 +150,33 @@ async def export_number(sessions: Sessions, typed: str, region: str = "PL") -> d
                 .order_by(CallbackRequest.requested_at, CallbackRequest.id)
             )
         ).all()
+        recordings = (
+            await db.scalars(
+                select(Recording)
+                .where(Recording.call_uniqueid.in_([call.uniqueid for call in calls]))
+                .order_by(Recording.started_at, Recording.id)
+            )
+        ).all()
     return {
         "number": e164,
         "calls": [_call(call, [s for s in steps if s.call_id == call.id]) for call in calls],
         "callback_requests": [_callback(request) for request in requests],
+        # What is recorded of the calls with a consultant (the audio itself stays in Asterisk's spool).
+        "recordings": [_recording(recording) for recording in recordings],
+    }
+
+
+def _recording(recording: Recording) -> dict[str, Any]:
+    return {
+        "id": recording.id,
+        "call_uniqueid": recording.call_uniqueid,
+        "queue": recording.queue,
+        "started_at": _time(recording.started_at),
+        "duration_seconds": recording.duration_seconds,
+        "file": recording.path,
+        "sha256": recording.sha256,
+        "deleted_at": _time(recording.deleted_at),
+        "deleted_reason": recording.deleted_reason,
     }
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.ami import UserEvent
 from hotline.db import Call, ConsoleUser, Consultant, Recording
-from hotline.personal_data import erase_number
+from hotline.personal_data import erase_number, export_number
 from hotline.recordings import ENDED, ERASED, RETENTION, STARTED, RecordingEvent, Recordings
 from tests.console.helpers import unique_mobile
 
@@ -252,6 +252,10 @@ async def test_a_callers_erasure_deletes_the_recordings_of_their_calls_only(
     first = await record(recordings, await add_call(db_sessions, day, number), day)
     second = await record(recordings, await add_call(db_sessions, day + timedelta(days=1), number), day)
     kept = await record(recordings, await add_call(db_sessions, day, other), day)
+    exported = await export_number(db_sessions, number)
+    assert sorted(r["file"] for r in exported["recordings"]) == sorted(
+        f.removeprefix("recordings/") for f in (first, second)
+    )
     moment = datetime(2012, 9, 10, tzinfo=UTC)
     report = await erase_number(db_sessions, number, recordings=recordings, now=moment)
     assert (report.calls, report.recordings) == (2, 2)
