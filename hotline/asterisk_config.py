@@ -78,8 +78,8 @@ def render_queue_extensions(queues: Queues) -> str:
     lines += [
         "",
         "; Waiting: the first routing step's reach, then the queue rule widens it (hotline/queues.yaml).",
-        "; A consultant who answers is recorded: Queue() runs [hotline-record] on their channel",
-        "; (dialplans/recordings.conf), which inherits the caller's uniqueid and the queue.",
+        "; A consultant who answers is recorded: the queue runs [hotline-record] (its gosub argument) on",
+        "; their channel (dialplans/recordings.conf), which inherits the caller's uniqueid and the queue.",
         "[hotline-queue-wait]",
         f"exten => s,1,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
         " same => n,Set(__HOTLINE_RECORDED_CALL=${UNIQUEID})",
