@@ -117,6 +117,9 @@ async def desk(
             yield hotline, Desk(info, phone)
         finally:
             await phone.stop()
+            # The database is the session's: other modules' hotlines would put a logged-in consultant back in
+            # their queues.
+            await hotline.consultants.set_enabled("rec_pl", False)
 
 
 @contextlib.asynccontextmanager
