@@ -8,6 +8,9 @@ listener hands both to :meth:`Recordings.follow`, which writes them in arrival o
 (call, consultant, queue, start, file), completed at the end (duration, size, SHA-256 of the closed file).
 An end whose start was missed (the hotline restarting) still gets its whole row.
 
+A row whose end was missed (the hotline down when the call ended) is completed from its file once that file
+has not been written for a while (:meth:`Recordings.complete_unfinished`, at each start and each purge).
+
 The files are never served by the web console: they stay in Asterisk's spool, readable by Asterisk's user
 and group only (0640). :meth:`Recordings.purge` deletes those past the retention (``hotline recordings
 purge``, also run by ``hotline purge``) and :meth:`Recordings.erase_calls` a caller's (``hotline caller erase
@@ -22,6 +25,8 @@ import hashlib
 import logging
 import os
 import re
+import struct
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -52,6 +57,8 @@ FILE = re.compile(r"^recordings/([0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{1,12}\.[0-9]{1
 UNIQUEID = re.compile(r"^[0-9]{1,12}\.[0-9]{1,10}$")
 QUEUE = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
 ENDPOINT = re.compile(r"^c[0-9]{4,9}$")
+# A file not written for this long is closed (MixMonitor writes a recording in progress every few seconds).
+QUIET = timedelta(minutes=10)
 # Reasons a file was deleted (recordings.deleted_reason).
 RETENTION = "retention"
 ERASED = "erased"
@@ -127,6 +134,27 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+def wav_seconds(path: Path) -> float | None:
+    """A closed WAV file's length in seconds (its data chunk over the format's bytes per second: exact for GSM
+    in WAV and for PCM); None when it is no WAV file or its header is incomplete."""
+    with path.open("rb") as fh:
+        head = fh.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        byte_rate = 0
+        while len(chunk := fh.read(8)) == 8:
+            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"fmt ":
+                fmt = fh.read(size + (size & 1))
+                if len(fmt) >= 12:
+                    byte_rate = struct.unpack("<I", fmt[8:12])[0]
+                continue
+            if name == b"data":
+                return round(size / byte_rate, 3) if byte_rate > 0 else None
+            fh.seek(size + (size & 1), os.SEEK_CUR)
+    return None
+
+
 def _delete(path: Path) -> bool:
     """Delete a recording's file; False when it was gone already."""
     try:
@@ -149,7 +177,14 @@ class Recordings:
 
     # -- following Asterisk ---------------------------------------------------------------------------------
     def start(self) -> None:
+        """Follow the events; first, complete the rows whose end was missed while the hotline was down."""
         self._task = asyncio.create_task(self._run(), name="recordings")
+
+    async def _complete_at_start(self) -> None:
+        try:
+            await self.complete_unfinished()
+        except Exception:
+            log.exception("recordings whose end was missed not completed; again at the next start")
 
     async def close(self, *, drain_timeout: float = 5.0) -> None:
         """Write what was reported (within ``drain_timeout``), then stop."""
@@ -169,6 +204,7 @@ class Recordings:
             self._events.put_nowait(recording)
 
     async def _run(self) -> None:
+        await self._complete_at_start()
         while True:
             event = await self._events.get()
             try:
@@ -242,6 +278,42 @@ class Recordings:
     @staticmethod
     async def _call_id(db: AsyncSession, uniqueid: str) -> int | None:
         return await db.scalar(select(Call.id).where(Call.uniqueid == uniqueid))
+
+    async def complete_unfinished(self, *, quiet: timedelta = QUIET) -> int:
+        """Complete the rows whose end was never heard (the hotline was down when the call ended): once a
+        file has not been written for ``quiet`` (a recording in progress is written every few seconds), it
+        is closed; its size, checksum and length (from its header) are taken. Returns how many."""
+        async with self.sessions() as db:
+            rows = (
+                await db.execute(
+                    select(Recording.id, Recording.path).where(
+                        Recording.sha256.is_(None), Recording.deleted_at.is_(None)
+                    )
+                )
+            ).all()
+        completed = 0
+        for row_id, path in rows:
+            if not FILE.fullmatch(f"{RECORDINGS_SUBDIR}/{path}"):
+                continue
+            file = self.folder / path
+            try:
+                # The file system's times are the real clock's, whatever clock the hotline is given.
+                if time.time() - file.stat().st_mtime < quiet.total_seconds():
+                    continue  # still being recorded, or only just closed: its end may yet be heard
+                size, sha256 = await asyncio.to_thread(file_digest, file)
+                seconds = await asyncio.to_thread(wav_seconds, file)
+            except OSError:
+                continue  # gone: the purge marks it in its time
+            async with self.sessions() as db, db.begin():
+                row = await db.get(Recording, row_id)
+                if row is None or row.sha256 is not None:
+                    continue
+                row.size_bytes, row.sha256, row.duration_seconds = size, sha256, seconds
+                if row.call_id is None:
+                    row.call_id = await self._call_id(db, row.call_uniqueid)
+            completed += 1
+            log.warning("[%s] recording %s completed without its end event", row.call_uniqueid, path)
+        return completed
 
     # -- retention and erasure ------------------------------------------------------------------------------
     async def purge(self, retention: timedelta, *, now: datetime) -> RecordingPurgeReport:

@@ -189,6 +189,9 @@ async def _purge_recordings(settings: Settings) -> None:
     engine = create_engine(settings.effective_database_url)
     try:
         recordings = Recordings(session_factory(engine), recordings_folder(settings))
+        completed = await recordings.complete_unfinished()
+        if completed:
+            print(f"recordings whose end was missed, completed from their files: {completed}")
         report = await recordings.purge(timedelta(days=settings.recording_retention_days), now=utc_now())
     finally:
         await engine.dispose()

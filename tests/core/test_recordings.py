@@ -13,6 +13,8 @@ import hashlib
 import itertools
 import os
 import random
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,7 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.ami import UserEvent
 from hotline.db import Call, ConsoleUser, Consultant, Recording
 from hotline.personal_data import erase_number, export_number
-from hotline.recordings import ENDED, ERASED, RETENTION, STARTED, RecordingEvent, Recordings
+from hotline.recordings import (
+    ENDED,
+    ERASED,
+    RETENTION,
+    STARTED,
+    RecordingEvent,
+    Recordings,
+    wav_seconds,
+)
 from tests.console.helpers import unique_mobile
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -298,3 +308,42 @@ async def test_the_table_is_what_the_model_says(db_engine: AsyncEngine) -> None:
 
     async with db_engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+def gsm_wav(path: Path, seconds: int) -> None:
+    """A recording as Asterisk writes it: GSM 6.10 in WAV, 8 kHz mono."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    command = ["sox", "-n", "-r", "8000", "-c", "1", "-e", "gsm", "-t", "wav", str(path)]
+    subprocess.run([*command, "synth", str(seconds), "sine", "440"], check=True)
+
+
+def test_a_wav_files_length_is_read_from_its_header(tmp_path: Path) -> None:
+    gsm_wav(tmp_path / "a.WAV", 3)
+    assert wav_seconds(tmp_path / "a.WAV") == pytest.approx(3.0, abs=0.05)
+    (tmp_path / "b.WAV").write_bytes(b"RIFF\0\0\0\0WAVEjunk")
+    assert wav_seconds(tmp_path / "b.WAV") is None
+    (tmp_path / "c.WAV").write_bytes(b"not a wav at all")
+    assert wav_seconds(tmp_path / "c.WAV") is None
+
+
+async def test_a_row_whose_end_was_missed_is_completed_once_its_file_is_quiet(
+    db_sessions: Sessions, tmp_path: Path
+) -> None:
+    day = datetime(2013, 7, 1, 8, tzinfo=UTC)
+    recordings = Recordings(db_sessions, tmp_path)
+    quiet_file = recording_file(tmp_path, day)
+    busy_file = recording_file(tmp_path, day)
+    for file in (quiet_file, busy_file):
+        gsm_wav(tmp_path / file.removeprefix("recordings/"), 2)
+        start = RecordingEvent.of(event(STARTED, (await add_call(db_sessions, day)).uniqueid, file, day))
+        assert start is not None
+        await recordings.started(start)
+    an_hour_ago = time.time() - 3600
+    os.utime(tmp_path / quiet_file.removeprefix("recordings/"), (an_hour_ago, an_hour_ago))
+    assert await recordings.complete_unfinished() >= 1
+    quiet = await row_of(db_sessions, quiet_file)
+    content = (tmp_path / quiet.path).read_bytes()
+    assert (quiet.sha256, quiet.size_bytes) == (hashlib.sha256(content).hexdigest(), len(content))
+    assert quiet.duration_seconds == pytest.approx(2.0, abs=0.05)
+    busy = await row_of(db_sessions, busy_file)  # written just now: maybe still being recorded
+    assert busy.sha256 is None and busy.duration_seconds is None
