@@ -26,8 +26,11 @@ from agent_console.session_epochs import SessionEpochs
 from agent_console.shared_state import SharedState
 from agent_console.texts import DEFAULT_LANGUAGE, load_texts
 from agent_console.throttle import LoginThrottle
+from hotline.ami import AmiClient
 from hotline.clock import Clock, utc_now
+from hotline.consultants import Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
+from hotline.queues import Queues
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ def create_app(
     engine: AsyncEngine | None = None,
     clock: Clock = utc_now,
     language: str = DEFAULT_LANGUAGE,
+    consultant_states: ConsultantStates | None = None,
 ) -> web.Application:
     """The console for ``settings``. Pass ``engine`` to share one with the rest of the process (it is then
     left open); otherwise the console opens its own on startup and closes it on cleanup."""
@@ -72,6 +76,7 @@ def create_app(
 
     app[keys.ROUTE_ACCESS] = setup_routes(app)
     app.cleanup_ctx.append(_database(engine))
+    app.cleanup_ctx.append(_desk(consultant_states))
     app.cleanup_ctx.append(_sign_in_state)
     app.on_response_prepare.append(add_security_headers)
     return app
@@ -87,6 +92,28 @@ def _database(shared: AsyncEngine | None) -> Callable[[web.Application], AsyncIt
             await engine.dispose()
 
     return database
+
+
+def _desk(shared: ConsultantStates | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    """The consultants' states for the desk panel: the hotline's own when it runs in this process; otherwise
+    one of the console's, with its own AMI connection (none without an AMI secret: the database alone)."""
+
+    async def desk(app: web.Application) -> AsyncIterator[None]:
+        if shared is not None:
+            app[keys.CONSULTANT_STATES] = shared
+            yield
+            return
+        settings = app[keys.SETTINGS]
+        consultants = Consultants(app[keys.DB], Queues.load(settings.queues_file))
+        states = ConsultantStates(consultants, AmiClient(settings) if settings.ami_secret else None)
+        await states.start()
+        app[keys.CONSULTANT_STATES] = states
+        try:
+            yield
+        finally:
+            await states.close()
+
+    return desk
 
 
 async def _sign_in_state(app: web.Application) -> AsyncIterator[None]:
@@ -119,10 +146,16 @@ class AccessLogger(AbstractAccessLogger):
         )
 
 
-async def start_console(settings: Settings, *, engine: AsyncEngine | None = None) -> web.AppRunner:
+async def start_console(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    consultant_states: ConsultantStates | None = None,
+) -> web.AppRunner:
     """Serve the console on ``settings.console_host:console_port`` in the running loop; the caller ends it
     with ``await runner.cleanup()``."""
-    runner = ConsoleRunner(create_app(settings, engine=engine), access_log_class=AccessLogger)
+    app = create_app(settings, engine=engine, consultant_states=consultant_states)
+    runner = ConsoleRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, settings.console_host, settings.console_port)
     started = False

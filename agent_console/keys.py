@@ -17,6 +17,7 @@ from agent_console.shared_state import SharedState
 from agent_console.texts import Texts
 from agent_console.throttle import LoginThrottle
 from hotline.clock import Clock
+from hotline.consultants import ConsultantStates
 from hotline.settings import Settings
 
 
@@ -43,6 +44,8 @@ PASSWORD_WORKERS = web.AppKey("password_workers", PasswordWorkers)
 SHARED_STATE = web.AppKey("shared_state", SharedState)
 LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 SESSION_EPOCHS = web.AppKey("session_epochs", SessionEpochs)
+# The consultants' states (the desk panel); shared with the hotline when it runs in the same process.
+CONSULTANT_STATES = web.AppKey("consultant_states", ConsultantStates)
 
 
 @dataclass(frozen=True, slots=True)

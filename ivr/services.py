@@ -11,6 +11,7 @@ from hotline.consultants import ConsultantStates
 from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import Settings
+from ivr.callback_dialer import CallbackDialer
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.prompts import PromptCatalog
@@ -34,6 +35,9 @@ class IvrServices:
     speech: SpeechListener | None = None
     # Consultants' states (the feature codes of their phones); None where no consultant can log in.
     consultant_states: ConsultantStates | None = None
+    # The consultants' queues (topics, languages); the call-back dialer (None: no call-backs from a queue).
+    queues: Queues | None = None
+    callback_dialer: CallbackDialer | None = None
 
     @property
     def speech_languages(self) -> frozenset[str]:
@@ -51,6 +55,7 @@ def load_ivr_services(
     live: LiveState | None = None,
     speech: SpeechListener | None = None,
     consultant_states: ConsultantStates | None = None,
+    callback_dialer: CallbackDialer | None = None,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
     catalog = PromptCatalog.load(settings.prompts_file)
@@ -67,4 +72,6 @@ def load_ivr_services(
         live=live,
         speech=speech,
         consultant_states=consultant_states,
+        queues=queues,
+        callback_dialer=callback_dialer,
     )

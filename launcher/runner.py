@@ -24,6 +24,7 @@ from ami_listener.reconcile import Reconciler
 from devtools.sandbox import AsteriskProcess, ensure_root, prepare_instance
 from hotline.ami import AmiClient
 from hotline.call_recorder import CallRecorder
+from hotline.callbacks import CallbackStore
 from hotline.clock import Clock, utc_now
 from hotline.consultants import ConsultantPhones, Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
@@ -32,7 +33,10 @@ from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.recordings import PRODUCTION_FOLDER, RECORDINGS_SUBDIR, Recordings
 from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
+from hotline.trunks import load_trunks
+from ivr.callback_dialer import CallbackDialer
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
+from ivr.hours import load_hours
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
 from ivr.speech.listen import SpeechListener
@@ -93,6 +97,7 @@ class Hotline:
     consultants: Consultants | None = None
     consultant_states: ConsultantStates | None = None
     phones: ConsultantPhones | None = None
+    callbacks: CallbackDialer | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
     clock: Clock = utc_now
     _console: Any = None
@@ -102,6 +107,8 @@ class Hotline:
         self.settings = ensure_secrets(self.settings)
         settings = self.settings
         queues = Queues.load(settings.queues_file)
+        # A bad trunk setting (or a registration without its password) stops the start here, with its message.
+        trunks = load_trunks(settings)
         url = settings.effective_database_url
         await upgrade_async(url)
         self.engine = create_engine(url)
@@ -113,7 +120,9 @@ class Hotline:
             await asyncio.to_thread(ensure_root, settings)
             # Under the watchdog the instance belongs to the supervisor, which outlives each worker.
             owner = os.getppid() if self.adopt_asterisk else os.getpid()
-            paths = await asyncio.to_thread(prepare_instance, settings, queues, prompts, owner=owner)
+            paths = await asyncio.to_thread(
+                prepare_instance, settings, queues, prompts, owner=owner, trunks=trunks
+            )
             # A worker started by the watchdog takes over the Asterisk its predecessor left running.
             self.asterisk = AsteriskProcess(settings, paths, adopt=self.adopt_asterisk)
             # The consultants' phones, from the database, before Asterisk reads its configuration.
@@ -151,6 +160,17 @@ class Hotline:
         )
         await self.live.start_fresh()
         await self.start_speech()
+        # Call-backs: their own AMI connection; placeholders hold callers' places in the queues.
+        self.callbacks = CallbackDialer(
+            settings,
+            CallbackStore(sessions, now=self.clock),
+            queues,
+            load_hours(settings.hours_file),
+            AmiClient(settings),
+            sounds_dir,
+            now=self.clock,
+        )
+        await self.callbacks.start()
         self.services = load_ivr_services(
             settings,
             sessions,
@@ -161,6 +181,7 @@ class Hotline:
             live=self.live,
             speech=self.speech,
             consultant_states=self.consultant_states,
+            callback_dialer=self.callbacks,
         )
         await self.start_agi()
 
@@ -194,7 +215,9 @@ class Hotline:
         if self.with_console:
             from agent_console.app import start_console
 
-            self._console = await start_console(settings, engine=self.engine)
+            self._console = await start_console(
+                settings, engine=self.engine, consultant_states=self.consultant_states
+            )
 
     def asterisk_path(self, *parts: str) -> Path:
         """A path of this instance's Asterisk folders, on the host."""
@@ -244,6 +267,8 @@ class Hotline:
             await self.ami.close()
         if self.consultant_states is not None:
             await self.consultant_states.close()
+        if self.callbacks is not None:
+            await self.callbacks.close()
         if self.listener_ami is not None:
             await self.listener_ami.close()
         await self.stop_agi()

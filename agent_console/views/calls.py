@@ -8,6 +8,7 @@ from aiohttp import web
 
 from agent_console import keys, queries
 from agent_console.rendering import page
+from agent_console.views.desk import desk_context
 from hotline.phone import MAX_TYPED_LENGTH, NotAPhoneNumber, parse_typed
 
 
@@ -21,6 +22,8 @@ async def home(request: web.Request) -> dict[str, Any]:
         "search_error": None,
         "searched": None,
         "search_box": True,
+        "desk_refused": request.query.get("desk") == "refused",
+        **await desk_context(request),
     }
     async with request.app[keys.DB]() as db:
         if typed is None or not typed.strip():

@@ -146,6 +146,14 @@ class Originate(AmiAction):
 
 
 @dataclass(frozen=True)
+class Status(AmiAction):
+    """Lists every channel (``Status`` events, then ``StatusComplete``); class "call"."""
+
+    action: ClassVar[str] = "Status"
+    as_list: ClassVar[bool | None] = True
+
+
+@dataclass(frozen=True)
 class Hangup(AmiAction):
     action: ClassVar[str] = "Hangup"
     channel: str = header("Channel")

@@ -170,7 +170,7 @@ async def recorded_call(hotline: Hotline) -> tuple[TestCallResult, Recording]:
                     event = seen.get_nowait()
                     if (
                         isinstance(event, Newexten)
-                        and event.uniqueid == call.calling_id
+                        and event.channel == call.calling_channel
                         and event.context == "hotline-testcall-say"
                         and event.application == "Wait"
                     ):
