@@ -210,7 +210,7 @@ async def waiting_request(hotline: Hotline, number: str):  # type: ignore[no-unt
 async def test_an_unanswered_call_back_is_retried_and_a_second_request_is_not_stored(
     setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
 ) -> None:
-    hotline, carrier, _phone, consultant = setup
+    hotline, _carrier, _phone, consultant = setup
     assert hotline.ami is not None and hotline.callbacks is not None
     number = "+48500" + "".join(random.choice("0123456789") for _ in range(6))  # the carrier lets it ring
     caller = await waiting_caller(hotline, number)
