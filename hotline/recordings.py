@@ -54,7 +54,8 @@ ENDED = "HotlineRecordingEnded"
 # What the dialplan names (recordings/<year>/<month>/<day>/<uniqueid>.WAV): nothing else is ever opened or
 # deleted, so an event cannot point the hotline at another file.
 FILE = re.compile(r"^recordings/([0-9]{4}/[0-9]{2}/[0-9]{2}/[0-9]{1,12}\.[0-9]{1,10}\.WAV)$")
-UNIQUEID = re.compile(r"^[0-9]{1,12}\.[0-9]{1,10}$")
+# A channel's uniqueid: Asterisk's own (1764669600.42), or one given at an Originate (ChannelId).
+UNIQUEID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 QUEUE = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
 ENDPOINT = re.compile(r"^c[0-9]{4,9}$")
 # A file not written for this long is closed (MixMonitor writes a recording in progress every few seconds).

@@ -192,6 +192,7 @@ async def test_a_file_that_cannot_be_read_leaves_the_row_without_a_checksum(
         ("File", "monitor/2013/05/08/1.2.WAV"),
         ("File", ""),
         ("Call", "1.2; rm -rf /"),
+        ("Call", "x" * 65),
         ("Call", ""),
     ],
 )

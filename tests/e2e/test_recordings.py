@@ -207,6 +207,7 @@ async def test_a_call_with_a_consultant_is_recorded_with_its_metadata(
     assert info.st_size > 0
     assert info.st_mode & 0o777 == 0o640
     assert info.st_gid == RunAs.from_root(hotline.settings.asterisk_root).gid
+    assert file.parent.stat().st_mode & 0o777 == 0o750
     # The metadata: the call, the consultant, the queue, the file as it is.
     assert row.call_id is not None and row.call_id == await call_id(hotline, call)
     assert row.consultant_id == consultant.info.id
