@@ -23,6 +23,7 @@ from hotline.live import LiveState
 from hotline.outcomes import CallOutcome
 from hotline.phone import is_presentation_restricted, mask, normalise_caller
 from hotline.queues import topic_of
+from hotline.recordings import ENDED, STARTED, Recordings
 from hotline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,11 @@ class CallEventListener:
         live: LiveState | None = None,
         *,
         reconciler: Reconciler | None = None,
+        recordings: Recordings | None = None,
         remember: int = 50000,
     ) -> None:
         self.ami = ami
+        self.recordings = recordings
         self.live = live
         self.reconciler = reconciler
         self._reconciling: asyncio.Task[None] | None = None
@@ -69,6 +72,9 @@ class CallEventListener:
         self._user_events: dict[str, Callable[[UserEvent], None]] = {
             "HotlineCallEntered": self._on_call_entered,
             "HotlineFallback": self._on_fallback,
+            # Raised on the consultant's channel (dialplans/recordings.conf): the metadata of recordings.
+            STARTED: self._on_recording,
+            ENDED: self._on_recording,
         }
         self._handlers: tuple[tuple[type[Any], Callable[[Any], None]], ...] = (
             (Newstate, self._on_newstate),
@@ -161,6 +167,10 @@ class CallEventListener:
         self.recorder.ended(event.uniqueid, event.cause, at=event.at)
         self._live("ended", event.uniqueid, cause=event.cause)
         log.info("[%s] call ended (cause %s %s)", event.uniqueid, event.cause, event.cause_txt)
+
+    def _on_recording(self, event: UserEvent) -> None:
+        if self.recordings is not None:
+            self.recordings.follow(event)
 
     def _on_fallback(self, event: UserEvent) -> None:
         if event.uniqueid not in self._calls:

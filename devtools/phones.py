@@ -84,8 +84,12 @@ class SoftPhone:
         ctrl_port: int,
         rtp_ports: tuple[int, int],
         answer: bool = True,
+        sound: Path | None = None,
     ) -> None:
+        """``sound``: what the phone sends in a call, a WAV file (8 kHz, 16-bit mono), instead of an echo of
+        what it hears; baresip ends the call when it runs out."""
         self.folder = folder
+        self.sound = sound
         self.user = user
         self.password = password
         self.asterisk = asterisk
@@ -102,6 +106,9 @@ class SoftPhone:
 
     def _write_config(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
+        # The phone's voice: a sound file of the test's (aufile: the call ends when it ends), or else what it
+        # hears (aubridge: source and player joined), so that it never ends.
+        source = f"aufile,{self.sound}" if self.sound is not None else "aubridge,nil"
         host, port = self.asterisk
         (self.folder / "config").write_text(
             "\n".join(
@@ -111,9 +118,7 @@ class SoftPhone:
                     "sip_transports udp",
                     "net_interface 127.0.0.1",
                     f"rtp_ports {self.rtp_ports[0]}-{self.rtp_ports[1]}",
-                    # The phone's voice is what it hears (aubridge: source and player joined), so it never
-                    # ends; an aufile source ends the call when the file ends.
-                    "audio_source aubridge,nil",
+                    f"audio_source {source}",
                     "audio_player aubridge,nil",
                     "audio_alert aubridge,nil",
                     "ausrc_srate 8000",

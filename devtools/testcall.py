@@ -389,6 +389,12 @@ async def _speak(ami: AmiClient, channel: str | None, sound: str) -> None:
     await ami.send(actions.Redirect(channel=channel, context=f"{CALLING_CONTEXT}-say", exten="s"))
 
 
+async def speak(ami: AmiClient, call: TestCallResult, sound: str) -> None:
+    """The caller of a call still on the line (``hang_up=False``) says ``sound`` (as Asterisk sees it, without
+    extension), for example to a consultant who answered."""
+    await _speak(ami, call.calling_channel, sound)
+
+
 async def _hang_up(ami: AmiClient, channel: str) -> None:
     with contextlib.suppress(AmiError):
         await ami.send(actions.Hangup(channel=channel))

@@ -22,6 +22,9 @@ from hotline.trunks import OUTBOUND_CONTEXT, OUTBOUND_NUMBER_VARIABLE, Trunks, l
 
 log = logging.getLogger(__name__)
 
+# The dialplan context Queue() runs on a consultant's channel when they answer (dialplans/recordings.conf).
+RECORDING_GOSUB = "hotline-record"
+
 CONF_DIR = PROJECT_ROOT / "asterisk_conf"
 DIALPLAN_DIR = PROJECT_ROOT / "dialplans"
 # The user Debian's asterisk package creates, which asterisk.conf's runuser names.
@@ -77,9 +80,13 @@ def render_queue_extensions(queues: Queues) -> str:
     lines += [
         "",
         "; Waiting: the first routing step's reach, then the queue rule widens it (hotline/queues.yaml).",
+        "; A consultant who answers is recorded: the queue runs [hotline-record] (its gosub argument) on",
+        "; their channel (dialplans/recordings.conf), which inherits the caller's uniqueid and the queue.",
         "[hotline-queue-wait]",
         f"exten => s,1,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
-        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,,{RULE_NAME})",
+        " same => n,Set(__HOTLINE_RECORDED_CALL=${UNIQUEID})",
+        " same => n,Set(__HOTLINE_RECORDED_QUEUE=${HOTLINE_ASTERISK_QUEUE})",
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,{RECORDING_GOSUB},{RULE_NAME})",
         " same => n,Hangup()",
         "",
         "; The call-back key, pressed while waiting (queues.conf: context = hotline-queue-keys): the FastAGI",
@@ -90,11 +97,12 @@ def render_queue_extensions(queues: Queues) -> str:
         " same => n,AGI(agi://${HOTLINE_FASTAGI}/queue-callback,${HOTLINE_QUEUE_POSITION})",
         ' same => n,GotoIf($["${HOTLINE_CALLBACK}" = "booked"]?booked)',
         f" same => n,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
-        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,,{RULE_NAME},{position})",
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,{RECORDING_GOSUB},{RULE_NAME},{position})",
         " same => n(booked),Hangup()",
         "",
         "; The placeholder's queue half: waits where the caller was (or last); the consultant who takes it",
         "; hears the whisper first. Reached only by the services' AMI Originate (hotline.callbacks).",
+        "; Not recorded: the caller called back has heard no recording notice in that call.",
         "[hotline-callback-hold]",
         "exten => hold,1,Set(QUEUE_MAX_PENALTY=${FILTER(0-9,${HOTLINE_MAX_PENALTY})})",
         f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,${{HOTLINE_WHISPER}},,,,{RULE_NAME},{position})",

@@ -5,9 +5,13 @@
   so the supervisor's figures stay right); menu steps past ``step_retention_days`` are deleted, except each
   call's last (the time in the menu is read from it); call-back requests past ``callback_retention_days``
   that are no longer pending are deleted.
-- :func:`export_number` (``hotline caller export NUMBER``): everything held about a number.
-- :func:`erase_number` (``hotline caller erase NUMBER``): no trace of the number left in the database or in
-  the live state.
+- :func:`export_number` (``hotline caller export NUMBER``): everything held about a number (with the
+  metadata of its calls' recordings).
+- :func:`erase_number` (``hotline caller erase NUMBER``): no trace of the number left in the database, in
+  the live state or in the recordings of its calls (:mod:`hotline.recordings`; files deleted, rows marked).
+
+Recordings have a retention of their own (``recording_retention_days``): :meth:`Recordings.purge
+<hotline.recordings.Recordings.purge>`, which ``hotline purge`` runs too.
 
 A number is matched as stored (E.164) and in the raw forms a network may have sent it in, for calls whose
 caller ID could not be read at the time.
@@ -26,9 +30,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from hotline.callbacks import ACTIVE
-from hotline.db.models import Call, CallbackRequest, CallStep
+from hotline.db.models import Call, CallbackRequest, CallStep, Recording
 from hotline.live import LiveState
 from hotline.phone import parse_typed
+from hotline.recordings import Recordings
 from hotline.settings import Settings
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -63,6 +68,7 @@ class ErasureReport:
     calls: int
     callback_requests: int
     live_entries: int
+    recordings: int = 0
 
 
 async def purge(sessions: Sessions, retention: Retention, *, now: datetime) -> PurgeReport:
@@ -145,10 +151,33 @@ async def export_number(sessions: Sessions, typed: str, region: str = "PL") -> d
                 .order_by(CallbackRequest.requested_at, CallbackRequest.id)
             )
         ).all()
+        recordings = (
+            await db.scalars(
+                select(Recording)
+                .where(Recording.call_uniqueid.in_([call.uniqueid for call in calls]))
+                .order_by(Recording.started_at, Recording.id)
+            )
+        ).all()
     return {
         "number": e164,
         "calls": [_call(call, [s for s in steps if s.call_id == call.id]) for call in calls],
         "callback_requests": [_callback(request) for request in requests],
+        # What is recorded of the calls with a consultant (the audio itself stays in Asterisk's spool).
+        "recordings": [_recording(recording) for recording in recordings],
+    }
+
+
+def _recording(recording: Recording) -> dict[str, Any]:
+    return {
+        "id": recording.id,
+        "call_uniqueid": recording.call_uniqueid,
+        "queue": recording.queue,
+        "started_at": _time(recording.started_at),
+        "duration_seconds": recording.duration_seconds,
+        "file": recording.path,
+        "sha256": recording.sha256,
+        "deleted_at": _time(recording.deleted_at),
+        "deleted_reason": recording.deleted_reason,
     }
 
 
@@ -195,12 +224,25 @@ def _callback(request: CallbackRequest) -> dict[str, Any]:
 
 
 async def erase_number(
-    sessions: Sessions, typed: str, region: str = "PL", *, live: LiveState | None = None
+    sessions: Sessions,
+    typed: str,
+    region: str = "PL",
+    *,
+    live: LiveState | None = None,
+    recordings: Recordings | None = None,
+    now: datetime | None = None,
 ) -> ErasureReport:
     """Remove every trace of a number: its calls anonymised (the rows stay for the figures, without the
-    number, raw caller ID, channel or links between them), its call-back requests deleted, and (with
-    ``live``) its calls and changes in the live state."""
+    number, raw caller ID, channel or links between them), its call-back requests deleted, (with
+    ``live``) its calls and changes in the live state, and (with ``recordings``) the files of its calls'
+    recordings, their rows marked erased at ``now``."""
     e164 = parse_typed(typed, region)
+    async with sessions() as db:
+        # The calls' uniqueids stay after the erasure: the recordings are found by them, first.
+        uniqueids = list((await db.scalars(select(Call.uniqueid).where(_calls_of(e164)))).all())
+    erased_recordings = 0
+    if recordings is not None:
+        erased_recordings = await recordings.erase_calls(uniqueids, now=now or recordings.now())
     async with sessions() as db, db.begin():
         call_ids = list((await db.scalars(select(Call.id).where(_calls_of(e164)))).all())
         if call_ids:
@@ -226,4 +268,9 @@ async def erase_number(
             .execution_options(synchronize_session=False)
         )
     live_entries = await live.erase_number(e164) if live is not None else 0
-    return ErasureReport(calls=len(call_ids), callback_requests=_count(callbacks), live_entries=live_entries)
+    return ErasureReport(
+        calls=len(call_ids),
+        callback_requests=_count(callbacks),
+        live_entries=live_entries,
+        recordings=erased_recordings,
+    )

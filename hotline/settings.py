@@ -129,6 +129,12 @@ class Settings:
     call_retention_days: int = 90
     step_retention_days: int = 90
     callback_retention_days: int = 30
+    # Days a recording of a call with a consultant is kept: then `hotline recordings purge` (and `hotline
+    # purge`) deletes its file and marks its row.
+    recording_retention_days: int = 90
+    # The recordings folder (recordings/ in Asterisk's monitor folder) as the hotline sees it; empty: the
+    # sandbox instance's, or /var/spool/asterisk/monitor/recordings for an Asterisk of its own.
+    recordings_dir: str = ""
     # Hours the live state's stream (Redis) keeps the changes of calls.
     live_stream_hours: int = 24
     # A number the caller withheld (SIP "Privacy: id"): "record" keeps it in the call's record, never shown to
@@ -142,7 +148,12 @@ class Settings:
     def __post_init__(self) -> None:
         if self.withheld_numbers not in WITHHELD_NUMBERS:
             raise ValueError(f"withheld_numbers must be one of {', '.join(WITHHELD_NUMBERS)}")
-        for name in ("call_retention_days", "step_retention_days", "callback_retention_days"):
+        for name in (
+            "call_retention_days",
+            "step_retention_days",
+            "callback_retention_days",
+            "recording_retention_days",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.live_stream_hours < 1:

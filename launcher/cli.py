@@ -1,5 +1,5 @@
 """The ``hotline`` command: ``up``, ``call``, ``migrate``, ``prompts``, ``user``, ``consultant``, ``offers``,
-``offices``, ``purge``, ``caller``, ``speech``."""
+``offices``, ``purge``, ``recordings``, ``caller``, ``speech``."""
 
 from __future__ import annotations
 
@@ -184,6 +184,47 @@ def _consultant(settings: Settings, args: argparse.Namespace) -> int:
     return consultant_main(args.consultant_args, settings)
 
 
+def recordings_folder(settings: Settings) -> Path:
+    """The recordings folder as the hotline sees it: the setting ``recordings_dir``; without it the sandbox
+    instance's (``make run``), when there is one, else the one of an Asterisk of its own."""
+    from devtools.sandbox import instance_paths
+    from hotline.recordings import PRODUCTION_FOLDER, RECORDINGS_SUBDIR
+
+    if settings.recordings_dir:
+        return Path(settings.recordings_dir)
+    paths = instance_paths(settings)
+    if paths.host().is_dir():
+        return paths.host("spool", "monitor", RECORDINGS_SUBDIR)
+    return PRODUCTION_FOLDER
+
+
+async def _purge_recordings(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from hotline.clock import utc_now
+    from hotline.db import create_engine, session_factory
+    from hotline.recordings import Recordings
+
+    engine = create_engine(settings.effective_database_url)
+    try:
+        recordings = Recordings(session_factory(engine), recordings_folder(settings))
+        completed = await recordings.complete_unfinished()
+        if completed:
+            print(f"recordings whose end was missed, completed from their files: {completed}")
+        report = await recordings.purge(timedelta(days=settings.recording_retention_days), now=utc_now())
+    finally:
+        await engine.dispose()
+    print(
+        f"recordings deleted: {report.files_deleted} (rows marked; files already gone: "
+        f"{report.files_missing}; files without a row deleted: {report.unrecorded_deleted})"
+    )
+
+
+def _recordings(settings: Settings, _args: argparse.Namespace) -> int:
+    asyncio.run(_purge_recordings(settings))
+    return 0
+
+
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     from hotline.clock import utc_now
     from hotline.db import create_engine, session_factory
@@ -200,6 +241,7 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
             f"calls anonymised: {report.calls_anonymised}, menu steps deleted: {report.steps_deleted}, "
             f"call-back requests deleted: {report.callbacks_deleted}"
         )
+        await _purge_recordings(settings)
         live = LiveState(
             settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
         )
@@ -222,23 +264,29 @@ def _caller(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.live import LiveState
     from hotline.personal_data import erase_number, export_number
     from hotline.phone import NotAPhoneNumber
+    from hotline.recordings import Recordings
 
     async def run() -> int:
         engine = create_engine(settings.effective_database_url)
         live = LiveState(settings.redis_url, prefix=settings.redis_prefix)
         try:
             sessions = session_factory(engine)
+            recordings = Recordings(sessions, recordings_folder(settings))
             if args.action == "export":
                 held = await export_number(sessions, args.number, settings.default_region)
                 print(json.dumps(held, ensure_ascii=False, indent=2))
                 return 0
             reachable = await live.ping()
             report = await erase_number(
-                sessions, args.number, settings.default_region, live=live if reachable else None
+                sessions,
+                args.number,
+                settings.default_region,
+                live=live if reachable else None,
+                recordings=recordings,
             )
             print(
                 f"calls anonymised: {report.calls}, call-back requests deleted: {report.callback_requests}, "
-                f"live state entries removed: {report.live_entries}"
+                f"live state entries removed: {report.live_entries}, recordings deleted: {report.recordings}"
             )
             if not reachable:
                 print("the live state was not searched: Redis does not answer", file=sys.stderr)
@@ -305,7 +353,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser(
         "purge",
         help="anonymise and delete what is past its retention (call_retention_days, step_retention_days, "
-        "callback_retention_days); the figures stay",
+        "callback_retention_days, recording_retention_days); the figures stay",
+    )
+    recordings = sub.add_parser("recordings", help="recordings of calls with a consultant")
+    recordings.add_argument(
+        "action",
+        choices=("purge",),
+        help="purge: delete the files past recording_retention_days, their rows marked",
     )
     caller = sub.add_parser("caller", help="a caller's personal data: export it (JSON) or erase it")
     caller.add_argument("action", choices=("export", "erase"))
@@ -350,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         "user": _user,
         "consultant": _consultant,
         "purge": _purge,
+        "recordings": _recordings,
         "caller": _caller,
         "offers": _offers,
         "offices": _offices,

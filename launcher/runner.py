@@ -32,6 +32,7 @@ from hotline.db.migrate import upgrade_async
 from hotline.handle_times import HandleTimes
 from hotline.live import LiveState
 from hotline.queues import Queues
+from hotline.recordings import PRODUCTION_FOLDER, RECORDINGS_SUBDIR, Recordings
 from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
 from hotline.trunks import load_trunks
 from ivr.callback_dialer import CallbackDialer
@@ -91,6 +92,7 @@ class Hotline:
     listener_ami: AmiClient | None = None
     listener: CallEventListener | None = None
     recorder: CallRecorder | None = None
+    recordings: Recordings | None = None
     live: LiveState | None = None
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
@@ -141,9 +143,11 @@ class Hotline:
                 os.umask(previous)
             sounds_dir = paths.seen_by_asterisk("sounds")
             call_record = paths.host("log", "cdr-custom", "hotline-calls.json")
+            recordings_dir = paths.host("spool", "monitor", RECORDINGS_SUBDIR)
         else:
             sounds_dir = settings.asterisk_sounds_dir
             call_record = settings.asterisk_call_record
+            recordings_dir = Path(settings.recordings_dir) if settings.recordings_dir else PRODUCTION_FOLDER
             self.phones = ConsultantPhones(self.consultants, settings.asterisk_etc_dir, settings)
             await self.phones.sync()
 
@@ -154,6 +158,9 @@ class Hotline:
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
+        # The metadata of the recordings of calls with a consultant, from the dialplan's events.
+        self.recordings = Recordings(sessions, recordings_dir, now=self.clock)
+        self.recordings.start()
         self.live = LiveState(
             settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
         )
@@ -193,7 +200,12 @@ class Hotline:
             keep_withheld=settings.keep_withheld_numbers,
         )
         self.listener = CallEventListener(
-            self.listener_ami, self.recorder, settings, self.live, reconciler=reconciler
+            self.listener_ami,
+            self.recorder,
+            settings,
+            self.live,
+            reconciler=reconciler,
+            recordings=self.recordings,
         )
         # At every login, the first included: what Asterisk recorded while nobody listened.
         self.listener_ami.on_login(self.listener.reconcile)
@@ -298,6 +310,8 @@ class Hotline:
         await self.stop_speech()
         if self.live is not None:
             await self.live.close()  # after the IVR: what it reported is published
+        if self.recordings is not None:
+            await self.recordings.close()  # after the listener: what it reported is written
         if self.recorder is not None:
             await self.recorder.close()  # after both of its writers: what they reported is written
         if self.asterisk is not None:

@@ -11,6 +11,7 @@ from hotline.db.models import (
     Consultant,
     ConsultantSkill,
     ConsultantStateChange,
+    Recording,
 )
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Consultant",
     "ConsultantSkill",
     "ConsultantStateChange",
+    "Recording",
     "create_engine",
     "insert_for",
     "session_factory",

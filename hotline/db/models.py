@@ -303,3 +303,31 @@ class LabourOfficeBranch(Base):
     position: Mapped[int] = mapped_column(Integer)
 
     office: Mapped[LabourOffice] = relationship(back_populates="branches")
+
+
+class Recording(Base):
+    """A recording of a call with a consultant (``hotline.recordings``): the file under the recordings folder
+    and what it holds. The row outlives the file: a purge (retention) or a caller's erasure deletes the file
+    and marks the row, so the figures and the audit keep it."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The caller's call (its channel's uniqueid, and the row once it is known).
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"), index=True)
+    call_uniqueid: Mapped[str] = mapped_column(String(64), index=True)
+    consultant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("consultants.id", ondelete="SET NULL"), index=True
+    )
+    # The Asterisk queue the caller was answered from ("jobs-uk").
+    queue: Mapped[str | None] = mapped_column(String(48))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    # Set when the recording ended and its file was closed: length, size and SHA-256 of the file.
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    # Relative to the recordings folder: "2026/12/02/1764669600.42.WAV".
+    path: Mapped[str] = mapped_column(String(200), unique=True)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # When the file was deleted, and why: retention (hotline recordings purge) | erased (a caller's request).
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    deleted_reason: Mapped[str | None] = mapped_column(String(16))

@@ -62,11 +62,12 @@ def test_queues_and_their_extensions_are_rendered_from_the_queues_file() -> None
     # Each topic's extension picks one of its own queues, by the channel's language, and nothing else.
     picked = set(re.findall(r"Set\(HOTLINE_ASTERISK_QUEUE=([a-z_0-9-]+)\)", extensions_conf))
     assert picked == configured
-    # Queue() only of the queue picked above: a caller, one back after the call-back key, a placeholder.
+    # Queue() only of the queue picked above: a caller, one back after the call-back key (both recorded
+    # once a consultant answers: the gosub hotline-record), a placeholder (not recorded).
     position = "${FILTER(0-9,${HOTLINE_QUEUE_POSITION})}"
     assert re.findall(r"Queue\((.*)\)$", extensions_conf, re.M) == [
-        "${HOTLINE_ASTERISK_QUEUE},,,,,,,hotline-widen",
-        f"${{HOTLINE_ASTERISK_QUEUE}},,,,,,,hotline-widen,{position}",
+        "${HOTLINE_ASTERISK_QUEUE},,,,,,hotline-record,hotline-widen",
+        f"${{HOTLINE_ASTERISK_QUEUE}},,,,,,hotline-record,hotline-widen,{position}",
         f"${{HOTLINE_ASTERISK_QUEUE}},,,${{HOTLINE_WHISPER}},,,,hotline-widen,{position}",
     ]
     assert QUEUES.default in QUEUES
