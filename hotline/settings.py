@@ -99,6 +99,9 @@ class Settings:
     prompts_file: Path = PROJECT_ROOT / "recordings" / "prompts.yaml"
     # The sample of the local labour offices' directory: what `hotline offices import` loads without a FILE.
     labour_offices_file: Path = PROJECT_ROOT / "hotline" / "labour_offices" / "offices.csv"
+    # ECAM/OHP reached over the trunk instead of its queue (transfers and the code 76): a phone number
+    # (E.164 or national); empty: ECAM's consultants' queue.
+    ecam_external_number: str = ""
     # Callers of the last N days are offered their topic again.
     returning_caller_days: int = 14
 

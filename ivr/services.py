@@ -11,6 +11,7 @@ from hotline.consultants import ConsultantStates
 from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import Settings
+from hotline.transfers import CaseCards, TransferTargets
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.prompts import PromptCatalog
@@ -34,6 +35,9 @@ class IvrServices:
     speech: SpeechListener | None = None
     # Consultants' states (the feature codes of their phones); None where no consultant can log in.
     consultant_states: ConsultantStates | None = None
+    # Transfers' case cards and targets (the route `transfer`); None where no consultant transfers.
+    case_cards: CaseCards | None = None
+    transfer_targets: TransferTargets | None = None
 
     @property
     def speech_languages(self) -> frozenset[str]:
@@ -51,6 +55,8 @@ def load_ivr_services(
     live: LiveState | None = None,
     speech: SpeechListener | None = None,
     consultant_states: ConsultantStates | None = None,
+    case_cards: CaseCards | None = None,
+    transfer_targets: TransferTargets | None = None,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
     catalog = PromptCatalog.load(settings.prompts_file)
@@ -67,4 +73,6 @@ def load_ivr_services(
         live=live,
         speech=speech,
         consultant_states=consultant_states,
+        case_cards=case_cards,
+        transfer_targets=transfer_targets,
     )

@@ -28,9 +28,11 @@ from hotline.clock import Clock, utc_now
 from hotline.consultants import ConsultantPhones, Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
+from hotline.labour_offices import LabourOfficeDirectory
 from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
+from hotline.transfers import CaseCards, Transfers, TransferTargets
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
@@ -90,6 +92,9 @@ class Hotline:
     speech: SpeechListener | None = None
     consultants: Consultants | None = None
     consultant_states: ConsultantStates | None = None
+    case_cards: CaseCards | None = None
+    transfer_targets: TransferTargets | None = None
+    transfers: Transfers | None = None
     phones: ConsultantPhones | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
     clock: Clock = utc_now
@@ -136,6 +141,10 @@ class Hotline:
         # members from the database at every login: after this start, and after any restart of Asterisk.
         self.consultant_states = ConsultantStates(self.consultants, AmiClient(settings))
         await self.consultant_states.start()
+        # Transfers: the case cards, the targets, and the console's transfers over the same AMI connection.
+        self.case_cards = CaseCards(sessions, now=self.clock)
+        self.transfer_targets = TransferTargets(queues, settings, LabourOfficeDirectory(sessions))
+        self.transfers = Transfers(self.consultant_states.ami, self.case_cards, self.transfer_targets)
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
@@ -154,6 +163,8 @@ class Hotline:
             live=self.live,
             speech=self.speech,
             consultant_states=self.consultant_states,
+            case_cards=self.case_cards,
+            transfer_targets=self.transfer_targets,
         )
         await self.start_agi()
 

@@ -177,6 +177,15 @@ class Setvar(AmiAction):
 
 
 @dataclass(frozen=True)
+class Getvar(AmiAction):
+    """Read a channel's variable (the answer's ``Value`` field; empty when not set)."""
+
+    action: ClassVar[str] = "Getvar"
+    channel: str = header("Channel")
+    variable: str = header("Variable")
+
+
+@dataclass(frozen=True)
 class Redirect(AmiAction):
     """Send a channel (and optionally the other side of its bridge) to a dialplan location."""
 
@@ -191,6 +200,36 @@ class Redirect(AmiAction):
         if self.extra_channel is None:
             return {}
         return {"ExtraContext": self.context, "ExtraExten": self.exten, "ExtraPriority": self.priority}
+
+
+@dataclass(frozen=True)
+class BlindTransfer(AmiAction):
+    """Transfer the other side of ``channel``'s bridge to ``context,exten`` (as the blind transfer)."""
+
+    action: ClassVar[str] = "BlindTransfer"
+    channel: str = header("Channel")
+    context: str = header("Context")
+    exten: str = header("Exten")
+
+
+@dataclass(frozen=True)
+class Atxfer(AmiAction):
+    """Start an attended transfer on ``channel`` (as its attended-transfer feature) to ``context,exten``:
+    the channel talks to the target first; the transfer completes when it hangs up."""
+
+    action: ClassVar[str] = "Atxfer"
+    channel: str = header("Channel")
+    context: str = header("Context")
+    exten: str = header("Exten")
+
+
+@dataclass(frozen=True)
+class Status(AmiAction):
+    """Lists a ``Status`` event per channel (with its ``BridgeID``), then ``StatusComplete`` (class "call":
+    ``CoreShowChannels`` would need "reporting", which the services' user does not have)."""
+
+    action: ClassVar[str] = "Status"
+    channel: str | None = header("Channel", None)
 
 
 # --- Queues ------------------------------------------------------------------------------------------------

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ivr.fastagi import Route
-from ivr.routes import consultant, ivr
+from ivr.routes import consultant, ivr, transfer
 from ivr.services import IvrServices
 
 ROUTES: Mapping[str, Callable[[IvrServices], Route]] = {
     "ivr": ivr.route,
     "consultant": consultant.route,
+    "transfer": transfer.route,
 }
 
 

@@ -1,0 +1,244 @@
+"""Transfers with a case card, end to end: real SIP phones (baresip) as consultants, a real caller, the
+real Asterisk. A caller of job offers is answered by the first consultant, who transfers them blind or
+attended (from the console's core over AMI, or with the phone's in-call feature) to another topic's queue
+or to ECAM's; the receiving consultant's phone gets the caller, and the case card is stored and readable.
+
+    first     jobs in Polish       training  training in Polish       ecam  ECAM (young people) in Polish
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from devtools.phones import SoftPhone
+from devtools.testcall import TestCallResult, place_test_call
+from hotline.ami import AgentConnect, AmiEvent, actions
+from hotline.consultants import ConsultantInfo, parse_skill
+from hotline.db import Call, ConsoleUser
+from hotline.settings import PROJECT_ROOT
+from hotline.transfers import CASE_CARD_VARIABLE, CaseCardView, case_card
+from launcher.runner import Hotline
+from tests.e2e.conftest import eventually, running_hotline
+
+pytestmark = pytest.mark.skipif(
+    not Path("/usr/bin/baresip").exists(), reason="baresip (Debian baresip-core) is not installed"
+)
+
+CONSULTANTS = {"first": ["jobs:pl:3"], "training": ["training:pl:3"], "ecam": ["ecam:pl:3"]}
+PL_JOBS = ["1", "1", "0"]  # Polish, job offers, a consultant
+NOTE = "Pyta o kurs spawacza; zarejestrowana w PUP Białystok."
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Desk:
+    info: ConsultantInfo
+    phone: SoftPhone
+
+
+@pytest.fixture(scope="module")
+async def desks(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Hotline, dict[str, Desk]]]:
+    folder = tmp_path_factory.mktemp("transfers")
+    data = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
+    # Only the topic's own consultants are offered a caller within the tests' time: no widening.
+    data["routing"] = [{"after": 0, "reach": "topic"}, {"after": 3000, "reach": "anyone"}]
+    data["ring_seconds"] = 10
+    data["wrapup_seconds"] = 0
+    queues_file = folder / "queues.yaml"
+    queues_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+    async with running_hotline(
+        database_url, folder / "state", "transfers", queues_file=queues_file
+    ) as hotline:
+        assert hotline.consultants is not None and hotline.phones is not None
+        async with hotline.consultants.sessions() as session, session.begin():
+            for name in CONSULTANTS:
+                session.add(
+                    ConsoleUser(
+                        username=f"xfer_{name}",
+                        display_name=f"Konsultant {name}",
+                        password_hash="x",
+                        role="consultant",
+                    )
+                )
+        desks: dict[str, Desk] = {}
+        passwords = {}
+        for name, skills in CONSULTANTS.items():
+            info, passwords[name] = await hotline.consultants.add(
+                f"xfer_{name}",
+                site="ecam" if name == "ecam" else "centre",
+                skills=[parse_skill(s) for s in skills],
+            )
+            desks[name] = Desk(info, None)  # type: ignore[arg-type]
+        assert await hotline.phones.sync()
+        settings = hotline.settings
+        try:
+            for name, desk in desks.items():
+                rtp = free_port()
+                desk.phone = SoftPhone(
+                    folder / name,
+                    user=desk.info.sip_username,
+                    password=passwords[name],
+                    asterisk=(settings.sip_host, settings.sip_port),
+                    sip_port=free_port(),
+                    ctrl_port=free_port(socket.SOCK_STREAM),
+                    rtp_ports=(rtp, rtp + 10),
+                )
+                await desk.phone.start()
+            for desk in desks.values():
+                await desk.phone.registered()
+            assert hotline.consultant_states is not None
+            for desk in desks.values():
+                await hotline.consultant_states.log_in(desk.info, source="console")
+            yield hotline, desks
+        finally:
+            for desk in desks.values():
+                if desk.phone is not None:
+                    await desk.phone.stop()
+
+
+@pytest.fixture
+def hotline(desks: tuple[Hotline, dict[str, Desk]]) -> Hotline:
+    return desks[0]
+
+
+@pytest.fixture
+def desk(desks: tuple[Hotline, dict[str, Desk]]) -> dict[str, Desk]:
+    return desks[1]
+
+
+@contextlib.asynccontextmanager
+async def events(hotline: Hotline) -> AsyncIterator[asyncio.Queue[AmiEvent]]:
+    assert hotline.ami is not None
+    queue = hotline.ami.subscribe()
+    try:
+        yield queue
+    finally:
+        hotline.ami.unsubscribe(queue)
+
+
+async def connected_to(
+    seen: asyncio.Queue[AmiEvent], desk: Desk, *, uniqueid: str | None = None, timeout: float = 40
+) -> AgentConnect:
+    """The next time ``desk``'s phone answers a queue's call (of the channel ``uniqueid``, when given)."""
+
+    async def check() -> AgentConnect | None:
+        while not seen.empty():
+            event = seen.get_nowait()
+            if (
+                isinstance(event, AgentConnect)
+                and event.interface == desk.info.interface
+                and (uniqueid is None or event.uniqueid == uniqueid)
+            ):
+                return event
+        return None
+
+    return await eventually(check, timeout=timeout, what=f"{desk.info.username} answers")
+
+
+async def answered_call(hotline: Hotline, seen: asyncio.Queue[AmiEvent], first: Desk) -> TestCallResult:
+    assert hotline.ami is not None
+    call = await place_test_call(hotline.ami, "19524", PL_JOBS, until="queue", hang_up=False, timeout=60)
+    assert call.asterisk_queue == "jobs-pl", call.describe()
+    await connected_to(seen, first, uniqueid=call.uniqueid)
+    return call
+
+
+async def hang_up(hotline: Hotline, call: TestCallResult) -> None:
+    assert hotline.ami is not None and call.uniqueid is not None
+    with contextlib.suppress(Exception):
+        await hotline.ami.send(actions.Hangup(channel=call.uniqueid))
+
+
+async def channels(hotline: Hotline) -> list[dict[str, str]]:
+    assert hotline.ami is not None
+    response = await hotline.ami.send(actions.Status(), timeout=15)
+    return [dict(e) for e in response.events if e.get("Event") == "Status"]
+
+
+async def bridged_with(hotline: Hotline, uniqueid: str, desk: Desk) -> bool:
+    """Whether the caller's channel is in one bridge with ``desk``'s phone."""
+    found = await channels(hotline)
+    bridge = next((c.get("BridgeID", "") for c in found if c.get("Uniqueid") == uniqueid), "")
+    return bool(bridge) and any(
+        c.get("BridgeID") == bridge and c.get("Channel", "").startswith(f"{desk.info.interface}-")
+        for c in found
+    )
+
+
+async def channel_variable(hotline: Hotline, channel: str, name: str) -> str:
+    assert hotline.ami is not None
+    response = await hotline.ami.send(actions.Getvar(channel=channel, variable=name))
+    return response.fields.get("Value", "")
+
+
+async def call_id(hotline: Hotline, uniqueid: str) -> int | None:
+    assert hotline.consultants is not None
+    async with hotline.consultants.sessions() as session:
+        return await session.scalar(select(Call.id).where(Call.uniqueid == uniqueid))
+
+
+async def stored_card(hotline: Hotline, call: TestCallResult) -> CaseCardView:
+    assert hotline.case_cards is not None and call.uniqueid is not None
+    found = await eventually(lambda: call_id(hotline, call.uniqueid or ""), what="the call's record")
+    card = await case_card(hotline.case_cards, found)
+    assert card is not None
+    return card
+
+
+def phone_channel(found: list[dict[str, str]], desk: Desk) -> str:
+    return next(c["Channel"] for c in found if c.get("Channel", "").startswith(f"{desk.info.interface}-"))
+
+
+async def test_a_blind_transfer_from_the_console_takes_the_caller_to_the_other_topic_with_the_card(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    assert hotline.transfers is not None and hotline.transfer_targets is not None
+    async with events(hotline) as seen:
+        call = await answered_call(hotline, seen, desk["first"])
+        assert call.uniqueid is not None
+        try:
+            first = desk["first"].info
+            card = await hotline.transfers.transfer(
+                first, hotline.transfer_targets.topic("training"), mode="blind", note=NOTE
+            )
+            # The caller reaches the training consultant, in the training queue of their language.
+            connect = await connected_to(seen, desk["training"], uniqueid=call.uniqueid)
+            assert connect.queue == "training-pl"
+            await eventually(
+                lambda: bridged_with(hotline, call.uniqueid or "", desk["training"]),
+                what="caller with training",
+            )
+            # The card's id is on the caller's channel and on the receiving consultant's.
+            assert await channel_variable(hotline, call.uniqueid, CASE_CARD_VARIABLE) == str(card.id)
+            receiving = phone_channel(await channels(hotline), desk["training"])
+            assert await channel_variable(hotline, receiving, CASE_CARD_VARIABLE) == str(card.id)
+        finally:
+            await hang_up(hotline, call)
+    stored = await stored_card(hotline, call)
+    assert stored.id == card.id and stored.placed
+    assert (stored.topic, stored.language) == ("jobs", "pl")
+    assert stored.note == NOTE
+    assert (stored.mode, stored.source, stored.target_kind, stored.target) == (
+        "blind",
+        "console",
+        "queue",
+        "training",
+    )
+    assert stored.consultant_name == "Konsultant first"
+    assert [s.key for s in stored.ivr_path if s.key][:3] == PL_JOBS
