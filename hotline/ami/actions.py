@@ -218,6 +218,8 @@ class Atxfer(AmiAction):
     the channel talks to the target first; the transfer completes when it hangs up."""
 
     action: ClassVar[str] = "Atxfer"
+    # "Atxfer successfully queued" reads to panoramisk like a list's start.
+    as_list: ClassVar[bool | None] = False
     channel: str = header("Channel")
     context: str = header("Context")
     exten: str = header("Exten")

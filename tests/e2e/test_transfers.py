@@ -25,7 +25,7 @@ from hotline.ami import AgentConnect, AmiEvent, actions
 from hotline.consultants import ConsultantInfo, parse_skill
 from hotline.db import Call, ConsoleUser
 from hotline.settings import PROJECT_ROOT
-from hotline.transfers import CASE_CARD_VARIABLE, CaseCardView, case_card
+from hotline.transfers import ATTENDED_FEATURE, BLIND_FEATURE, CASE_CARD_VARIABLE, CaseCardView, case_card
 from launcher.runner import Hotline
 from tests.e2e.conftest import eventually, running_hotline
 
@@ -172,13 +172,18 @@ async def channels(hotline: Hotline) -> list[dict[str, str]]:
 
 
 async def bridged_with(hotline: Hotline, uniqueid: str, desk: Desk) -> bool:
-    """Whether the caller's channel is in one bridge with ``desk``'s phone."""
+    """Whether the caller's channel talks with ``desk``'s phone: in one bridge, or through the two halves
+    of a local channel (an attended transfer's consultation that Asterisk did not optimise away)."""
     found = await channels(hotline)
+    bridge_of = {c.get("Channel", ""): c.get("BridgeID", "") for c in found}
     bridge = next((c.get("BridgeID", "") for c in found if c.get("Uniqueid") == uniqueid), "")
-    return bool(bridge) and any(
-        c.get("BridgeID") == bridge and c.get("Channel", "").startswith(f"{desk.info.interface}-")
-        for c in found
-    )
+    bridges = {bridge} if bridge else set()
+    for name, other in bridge_of.items():
+        if other in bridges and name.startswith("Local/") and name[-2:] in (";1", ";2"):
+            half = name[:-1] + ("2" if name.endswith("1") else "1")
+            if bridge_of.get(half):
+                bridges.add(bridge_of[half])
+    return any(bridge_of[name] in bridges for name in bridge_of if name.startswith(f"{desk.info.interface}-"))
 
 
 async def channel_variable(hotline: Hotline, channel: str, name: str) -> str:
@@ -242,3 +247,96 @@ async def test_a_blind_transfer_from_the_console_takes_the_caller_to_the_other_t
     )
     assert stored.consultant_name == "Konsultant first"
     assert [s.key for s in stored.ivr_path if s.key][:3] == PL_JOBS
+
+
+async def test_an_attended_transfer_from_the_console_to_ecams_queue_completes_when_the_first_hangs_up(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    assert hotline.transfers is not None and hotline.transfer_targets is not None
+    async with events(hotline) as seen:
+        call = await answered_call(hotline, seen, desk["first"])
+        assert call.uniqueid is not None
+        try:
+            card = await hotline.transfers.transfer(
+                desk["first"].info, hotline.transfer_targets.topic("ecam"), mode="attended", note=NOTE
+            )
+            # The consultation: ECAM's consultant answers the first consultant (not yet the caller), in the
+            # ECAM queue of the caller's language; the caller still talks to no one else.
+            consultation = await connected_to(seen, desk["ecam"])
+            assert consultation.queue == "ecam-pl" and consultation.uniqueid != call.uniqueid
+            assert not await bridged_with(hotline, call.uniqueid, desk["ecam"])
+            # The first consultant hangs up: the caller is with ECAM's consultant.
+            await desk["first"].phone.hang_up()
+            await eventually(
+                lambda: bridged_with(hotline, call.uniqueid or "", desk["ecam"]), what="caller with ECAM"
+            )
+            receiving = phone_channel(await channels(hotline), desk["ecam"])
+            assert await channel_variable(hotline, receiving, CASE_CARD_VARIABLE) == str(card.id)
+            assert await channel_variable(hotline, call.uniqueid, CASE_CARD_VARIABLE) == str(card.id)
+        finally:
+            await hang_up(hotline, call)
+    stored = await stored_card(hotline, call)
+    assert stored.id == card.id and stored.placed
+    assert (stored.mode, stored.source, stored.target_kind, stored.target) == (
+        "attended",
+        "console",
+        "queue",
+        "ecam",
+    )
+    assert (stored.topic, stored.language, stored.note) == ("jobs", "pl", NOTE)
+
+
+@pytest.mark.parametrize("mode", ["blind", "attended"])
+async def test_a_transfer_with_the_phones_feature_and_a_short_code_writes_the_card(
+    hotline: Hotline, desk: dict[str, Desk], mode: str
+) -> None:
+    assert hotline.transfer_targets is not None
+    code = hotline.transfer_targets.codes["training"]
+    feature = BLIND_FEATURE if mode == "blind" else ATTENDED_FEATURE
+    async with events(hotline) as seen:
+        call = await answered_call(hotline, seen, desk["first"])
+        assert call.uniqueid is not None
+        try:
+            # The consultant keys the feature and the code on their phone (RFC 4733 in the call).
+            await desk["first"].phone.command("sndcode", feature + code)
+            connect = await connected_to(seen, desk["training"])
+            assert connect.queue == "training-pl"
+            if mode == "attended":
+                assert not await bridged_with(hotline, call.uniqueid, desk["training"])
+                await desk["first"].phone.hang_up()
+            await eventually(
+                lambda: bridged_with(hotline, call.uniqueid or "", desk["training"]),
+                what="caller with training",
+            )
+        finally:
+            await hang_up(hotline, call)
+    stored = await stored_card(hotline, call)
+    assert (stored.mode, stored.source, stored.target_kind, stored.target) == (
+        mode,
+        "phone",
+        "queue",
+        "training",
+    )
+    assert (stored.topic, stored.language) == ("jobs", "pl")
+    assert stored.consultant_name == "Konsultant first" and stored.note == ""
+    assert stored.placed
+
+
+async def test_a_consultant_cannot_transfer_to_a_number_with_the_phones_feature(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    async with events(hotline) as seen:
+        call = await answered_call(hotline, seen, desk["first"])
+        assert call.uniqueid is not None
+        try:
+            await desk["first"].phone.command("sndcode", BLIND_FEATURE + "48226000000")
+            # Not an extension of [hotline-transfer]: the caller stays with the first consultant.
+            await asyncio.sleep(0)  # let the digits go out before looking
+            assert await eventually(
+                lambda: bridged_with(hotline, call.uniqueid or "", desk["first"]),
+                what="caller still with first",
+            )
+        finally:
+            await hang_up(hotline, call)
+    assert hotline.case_cards is not None
+    assert await hotline.case_cards.of_channel(call.uniqueid) == []
