@@ -14,9 +14,11 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import wave
 from dataclasses import dataclass, field
@@ -37,6 +39,36 @@ class PhoneError(RuntimeError):
 class PhoneEvent:
     type: str
     fields: dict[str, Any] = field(default_factory=dict)
+
+
+def _bindable(port: int, kinds: tuple[int, ...]) -> bool:
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def phone_ports() -> tuple[int, int, tuple[int, int]]:
+    """Free ports for one phone: SIP (baresip binds UDP and TCP on it, and TCP on the next one), control
+    (TCP), RTP (an even range of 10)."""
+    while True:
+        sip = random.randrange(30000, 60000, 2)
+        if not _bindable(sip, (socket.SOCK_DGRAM, socket.SOCK_STREAM)) or not _bindable(
+            sip + 1, (socket.SOCK_STREAM,)
+        ):
+            continue
+        ctrl = random.randrange(30000, 60000)
+        rtp = random.randrange(30000, 60000, 2)
+        if ctrl in (sip, sip + 1) or not _bindable(ctrl, (socket.SOCK_STREAM,)):
+            continue
+        if rtp <= sip + 1 <= rtp + 10 or not all(
+            _bindable(p, (socket.SOCK_DGRAM,)) for p in range(rtp, rtp + 10)
+        ):
+            continue
+        return sip, ctrl, (rtp, rtp + 10)
 
 
 def _silence(path: Path, seconds: int = 2) -> None:

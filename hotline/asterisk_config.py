@@ -80,6 +80,7 @@ def render_queue_extensions(queues: Queues) -> str:
             for language in others
         ]
         lines += [" same => n,Goto(hotline-queue-wait,s,1)"]
+    position = "${FILTER(0-9,${HOTLINE_QUEUE_POSITION})}"
     lines += [
         "",
         "; Waiting: the first routing step's reach, then the queue rule widens it (hotline/queues.yaml).",
@@ -94,6 +95,32 @@ def render_queue_extensions(queues: Queues) -> str:
         f" same => n,Set(__TRANSFER_CONTEXT={TRANSFER_CONTEXT})",
         # t: the consultant may transfer the caller (features.conf); the caller may not.
         f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},t,,,,,,{RULE_NAME})",
+        " same => n,Hangup()",
+        "",
+        "; The call-back key, pressed while waiting (queues.conf: context = hotline-queue-keys): the FastAGI",
+        "; route books the call-back and puts a placeholder in the caller's place (hotline/callbacks.py);",
+        "; a caller it cannot book goes back into the queue at the place they left.",
+        "[hotline-queue-keys]",
+        f"exten => {queues.callback_key},1,Set(HOTLINE_QUEUE_POSITION=${{QUEUEPOSITION}})",
+        " same => n,AGI(agi://${HOTLINE_FASTAGI}/queue-callback,${HOTLINE_QUEUE_POSITION})",
+        ' same => n,GotoIf($["${HOTLINE_CALLBACK}" = "booked"]?booked)',
+        f" same => n,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},t,,,,,,{RULE_NAME},{position})",
+        " same => n(booked),Hangup()",
+        "",
+        "; The placeholder's queue half: waits where the caller was (or last); the consultant who takes it",
+        "; hears the whisper first. Reached only by the services' AMI Originate (hotline.callbacks).",
+        "[hotline-callback-hold]",
+        "exten => hold,1,Set(QUEUE_MAX_PENALTY=${FILTER(0-9,${HOTLINE_MAX_PENALTY})})",
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,${{HOTLINE_WHISPER}},,,,{RULE_NAME},{position})",
+        " same => n,Hangup()",
+        "",
+        "; The placeholder's other half, once a consultant took it: the caller is called back over the",
+        "; outbound trunk (the number the services checked, inherited as HOTLINE_OUTBOUND_NUMBER), bridged.",
+        "[hotline-callback-connect]",
+        "exten => s,1,UserEvent(HotlineCallbackDialing,Id: ${HOTLINE_CALLBACK_ID})",
+        " same => n,Dial(Local/s@hotline-outbound/n,${FILTER(0-9,${HOTLINE_CALLBACK_RING})})",
+        " same => n,UserEvent(HotlineCallbackResult,Id: ${HOTLINE_CALLBACK_ID},Status: ${DIALSTATUS})",
         " same => n,Hangup()",
     ]
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
+from hotline.callbacks import ACTIVE
 from hotline.db.models import Call, CallbackRequest, CallStep
 from hotline.live import LiveState
 from hotline.phone import parse_typed
@@ -93,7 +94,7 @@ async def purge(sessions: Sessions, retention: Retention, *, now: datetime) -> P
             delete(CallbackRequest)
             .where(
                 CallbackRequest.requested_at < now - retention.callbacks,
-                CallbackRequest.status != "pending",
+                CallbackRequest.status.not_in(ACTIVE),
             )
             .execution_options(synchronize_session=False)
         )

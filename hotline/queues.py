@@ -101,6 +101,7 @@ class Queues:
     routing: tuple[RoutingStep, ...] = (RoutingStep(0, "topic"),)
     ring_seconds: int = 15
     wrapup_seconds: int = 15
+    callback_key: str = "5"
     pause_reasons: Mapping[str, PauseReason] = field(default_factory=lambda: MappingProxyType({}))
 
     def __contains__(self, name: object) -> bool:
@@ -174,7 +175,7 @@ class Queues:
     @classmethod
     def from_data(cls, data: Any, *, origin: str = "queues") -> Queues:
         expected = {"version", "default", "languages", "routing", "ring_seconds", "wrapup_seconds"}
-        expected |= {"pause_reasons", "queues"}
+        expected |= {"pause_reasons", "queues", "callback_key"}
         if not isinstance(data, dict) or set(data) != expected:
             raise QueuesError(f"{origin}: expected a mapping with exactly {', '.join(sorted(expected))}")
         if data["version"] != QUEUES_VERSION:
@@ -191,6 +192,7 @@ class Queues:
             ring_seconds=_seconds(data["ring_seconds"], "ring_seconds", origin, minimum=1),
             wrapup_seconds=_seconds(data["wrapup_seconds"], "wrapup_seconds", origin, minimum=0),
             pause_reasons=MappingProxyType(_pause_reasons(data["pause_reasons"], origin)),
+            callback_key=_key(data["callback_key"], origin),
         )
 
     @classmethod
@@ -248,6 +250,12 @@ def _routing(raw: Any, origin: str) -> tuple[RoutingStep, ...]:
         if after.after <= before.after or after.max_penalty <= before.max_penalty:
             raise QueuesError(f"{origin}: routing steps must open later and reach wider, in order")
     return tuple(steps)
+
+
+def _key(raw: Any, origin: str) -> str:
+    if not isinstance(raw, str) or raw not in "123456789" or len(raw) != 1:
+        raise QueuesError(f"{origin}: 'callback_key' must be one key from 1 to 9, in quotes")
+    return raw
 
 
 def _seconds(raw: Any, name: str, origin: str, *, minimum: int) -> int:

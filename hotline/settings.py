@@ -104,6 +104,12 @@ class Settings:
     ecam_external_number: str = ""
     # Callers of the last N days are offered their topic again.
     returning_caller_days: int = 14
+    # Call-backs (hotline/callbacks.py): attempts per request, seconds between them, how long the caller's
+    # phone rings, how often the dialer looks for pending requests while the hotline is open.
+    callback_attempts: int = 3
+    callback_retry_seconds: int = 600
+    callback_ring_seconds: int = 30
+    callback_poll_seconds: float = 5.0
 
     # Extra files of dialplans/ that this instance includes (comma-separated), e.g. "bench.conf" for the
     # benchmarks' plain-dialplan menu. Production includes none.

@@ -12,6 +12,7 @@ from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import Settings
 from hotline.transfers import CaseCards, TransferTargets
+from ivr.callback_dialer import CallbackDialer
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import Menu, load_menu
 from ivr.prompts import PromptCatalog
@@ -38,6 +39,9 @@ class IvrServices:
     # Transfers' case cards and targets (the route `transfer`); None where no consultant transfers.
     case_cards: CaseCards | None = None
     transfer_targets: TransferTargets | None = None
+    # The consultants' queues (topics, languages); the call-back dialer (None: no call-backs from a queue).
+    queues: Queues | None = None
+    callback_dialer: CallbackDialer | None = None
 
     @property
     def speech_languages(self) -> frozenset[str]:
@@ -57,6 +61,7 @@ def load_ivr_services(
     consultant_states: ConsultantStates | None = None,
     case_cards: CaseCards | None = None,
     transfer_targets: TransferTargets | None = None,
+    callback_dialer: CallbackDialer | None = None,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
     catalog = PromptCatalog.load(settings.prompts_file)
@@ -75,4 +80,6 @@ def load_ivr_services(
         consultant_states=consultant_states,
         case_cards=case_cards,
         transfer_targets=transfer_targets,
+        queues=queues,
+        callback_dialer=callback_dialer,
     )

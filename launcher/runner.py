@@ -24,6 +24,7 @@ from ami_listener.reconcile import Reconciler
 from devtools.sandbox import AsteriskProcess, ensure_root, prepare_instance
 from hotline.ami import AmiClient
 from hotline.call_recorder import CallRecorder
+from hotline.callbacks import CallbackStore
 from hotline.clock import Clock, utc_now
 from hotline.consultants import ConsultantPhones, Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
@@ -33,7 +34,9 @@ from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
 from hotline.transfers import CaseCards, Transfers, TransferTargets
+from ivr.callback_dialer import CallbackDialer
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
+from ivr.hours import load_hours
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
 from ivr.speech.listen import SpeechListener
@@ -96,6 +99,7 @@ class Hotline:
     transfer_targets: TransferTargets | None = None
     transfers: Transfers | None = None
     phones: ConsultantPhones | None = None
+    callbacks: CallbackDialer | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
     clock: Clock = utc_now
     _console: Any = None
@@ -153,6 +157,17 @@ class Hotline:
         )
         await self.live.start_fresh()
         await self.start_speech()
+        # Call-backs: their own AMI connection; placeholders hold callers' places in the queues.
+        self.callbacks = CallbackDialer(
+            settings,
+            CallbackStore(sessions, now=self.clock),
+            queues,
+            load_hours(settings.hours_file),
+            AmiClient(settings),
+            sounds_dir,
+            now=self.clock,
+        )
+        await self.callbacks.start()
         self.services = load_ivr_services(
             settings,
             sessions,
@@ -165,6 +180,7 @@ class Hotline:
             consultant_states=self.consultant_states,
             case_cards=self.case_cards,
             transfer_targets=self.transfer_targets,
+            callback_dialer=self.callbacks,
         )
         await self.start_agi()
 
@@ -245,6 +261,8 @@ class Hotline:
             await self.ami.close()
         if self.consultant_states is not None:
             await self.consultant_states.close()
+        if self.callbacks is not None:
+            await self.callbacks.close()
         if self.listener_ami is not None:
             await self.listener_ami.close()
         await self.stop_agi()

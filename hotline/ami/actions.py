@@ -146,6 +146,14 @@ class Originate(AmiAction):
 
 
 @dataclass(frozen=True)
+class Status(AmiAction):
+    """Lists every channel (``Status`` events, then ``StatusComplete``); class "call"."""
+
+    action: ClassVar[str] = "Status"
+    as_list: ClassVar[bool | None] = True
+
+
+@dataclass(frozen=True)
 class Hangup(AmiAction):
     action: ClassVar[str] = "Hangup"
     channel: str = header("Channel")
@@ -223,15 +231,6 @@ class Atxfer(AmiAction):
     channel: str = header("Channel")
     context: str = header("Context")
     exten: str = header("Exten")
-
-
-@dataclass(frozen=True)
-class Status(AmiAction):
-    """Lists a ``Status`` event per channel (with its ``BridgeID``), then ``StatusComplete`` (class "call":
-    ``CoreShowChannels`` would need "reporting", which the services' user does not have)."""
-
-    action: ClassVar[str] = "Status"
-    channel: str | None = header("Channel", None)
 
 
 # --- Queues ------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from hotline.db.engine import create_engine, insert_for, session_factory
 from hotline.db.models import (
     Base,
     Call,
+    CallbackAttempt,
     CallbackRequest,
     CallStep,
     CaseCard,
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "Call",
     "CallStep",
+    "CallbackAttempt",
     "CallbackRequest",
     "CaseCard",
     "ConsoleUser",

@@ -120,10 +120,49 @@ class CallbackRequest(Base):
     consent: Mapped[bool] = mapped_column(Boolean)
     requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
-    # pending | done | cancelled
+    # pending (to be called: after hours, or a retry) | waiting (its placeholder holds a place in a queue)
+    # | dialing (a consultant took the placeholder; the caller is being called) | done | failed (no answer
+    # after every attempt) | unknown (the hotline lost sight of an attempt once dialled: never retried)
+    # | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending")
-    # "number|topic" while pending, None afterwards: one pending request per number and topic.
+    # "number|topic" while active (pending, waiting, dialing), None afterwards: one per number and topic.
     pending_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # after_hours (the IVR's offer when closed) | in_queue (a caller who left the queue, keeping their place)
+    kind: Mapped[str] = mapped_column(String(16), default="after_hours", server_default="after_hours")
+    language: Mapped[str | None] = mapped_column(String(8))
+    # The Asterisk queue and the caller's place in it when they left it (in_queue).
+    queue: Mapped[str | None] = mapped_column(String(40))
+    position: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_result: Mapped[str | None] = mapped_column(String(16))
+
+    attempt_rows: Mapped[list[CallbackAttempt]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="CallbackAttempt.id"
+    )
+
+
+class CallbackAttempt(Base):
+    """One attempt at a call-back: its placeholder in the queue, the consultant who took it, the result."""
+
+    __tablename__ = "callback_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("callback_requests.id", ondelete="CASCADE"), index=True
+    )
+    attempt: Mapped[int] = mapped_column(Integer)
+    # The placeholder's channel id (Asterisk uniqueid of its Local channel, "cb-<request>-<attempt>").
+    channel_id: Mapped[str] = mapped_column(String(64), unique=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # When a consultant took the placeholder (and the caller was dialled), and which.
+    dialed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    consultant: Mapped[str | None] = mapped_column(String(40))
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # answered | no_answer | busy | failed | lost (placeholder gone before a consultant took it) | unknown
+    result: Mapped[str | None] = mapped_column(String(16))
+
+    request: Mapped[CallbackRequest] = relationship(back_populates="attempt_rows")
 
 
 class ConsoleUser(Base):

@@ -45,13 +45,13 @@ async def test_a_consultant_gets_a_phone_whose_password_is_shown_once(consultant
     info, password = await consultants.add("anna", site="centre", skills=[parse_skill("jobs:uk:3")])
     assert re.fullmatch(r"c[0-9]{4,9}", info.sip_username)
     assert len(password) == 16
-    credentials = await consultants.phone_credentials()
+    credentials = [c for c in await consultants.phone_credentials() if c[0] == info.sip_username]
     assert credentials == [(info.sip_username, sip_digest(info.sip_username, password))]
     assert password not in repr(credentials)
     assert info.skills == (Skill("jobs", "uk", 3),) and info.state == "logged_out"
     again = await consultants.new_password("anna")
     assert again != password
-    assert (await consultants.phone_credentials())[0][1] == sip_digest(info.sip_username, again)
+    assert (info.sip_username, sip_digest(info.sip_username, again)) in await consultants.phone_credentials()
     assert REALM == "19524"
 
 
@@ -73,7 +73,7 @@ async def test_a_wrong_consultant_is_refused_with_the_reason(
 ) -> None:
     with pytest.raises(ConsultantError, match=message):
         await consultants.add("anna", site=site, office_code=office, skills=[parse_skill(s) for s in skills])
-    assert await consultants.all() == []
+    assert await consultants.get("anna") is None
 
 
 async def test_only_a_console_user_can_become_a_consultant_and_only_once(consultants: Consultants) -> None:
@@ -82,7 +82,8 @@ async def test_only_a_console_user_can_become_a_consultant_and_only_once(consult
     await consultants.add("anna", site="office", office_code="PUP-2061", skills=[parse_skill("jobs:pl")])
     with pytest.raises(ConsultantError, match="already"):
         await consultants.add("anna", site="centre", skills=[parse_skill("jobs:pl")])
-    assert [(c.site, c.office_code) for c in await consultants.all()] == [("office", "PUP-2061")]
+    anna = await consultants.get("anna")
+    assert anna is not None and (anna.site, anna.office_code) == ("office", "PUP-2061")
 
 
 @pytest.mark.parametrize("text", ["jobs", "jobs:pl:x", ":pl", "a:b:c:d"])
@@ -112,7 +113,7 @@ async def test_states_are_kept_with_their_history_without_asterisk(consultants: 
     assert await states.rang_out("Local/garbage") is None
     disabled = await consultants.set_enabled("bogdan", False)
     assert not disabled.enabled and disabled.state == "logged_out"
-    assert await consultants.phone_credentials() == []
+    assert disabled.sip_username not in {name for name, _ in await consultants.phone_credentials()}
     async with consultants.sessions() as session:
         history = list(
             await session.execute(

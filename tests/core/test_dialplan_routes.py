@@ -27,7 +27,8 @@ def dialplan_text() -> str:
 
 
 def test_every_agi_path_has_a_route_and_every_route_is_used() -> None:
-    text = dialplan_text()
+    # The committed dialplans and the rendered ones (queues, consultants' codes, the call-back key).
+    text = dialplan_text() + render_queue_extensions(QUEUES) + render_consultant_codes(QUEUES)
     used = set(AGI_CALL.findall(text))
     assert used, "no AGI() call found in dialplans/"
     assert used == set(ROUTES)
@@ -61,8 +62,12 @@ def test_queues_and_their_extensions_are_rendered_from_the_queues_file() -> None
     # Each topic's extension picks one of its own queues, by the channel's language, and nothing else.
     picked = set(re.findall(r"Set\(HOTLINE_ASTERISK_QUEUE=([a-z_0-9-]+)\)", extensions_conf))
     assert picked == configured
-    assert re.findall(r"Queue\(([^)]*)\)", extensions_conf) == [
-        "${HOTLINE_ASTERISK_QUEUE},,,,,,,hotline-widen"
+    # Queue() only of the queue picked above: a caller, one back after the call-back key, a placeholder.
+    position = "${FILTER(0-9,${HOTLINE_QUEUE_POSITION})}"
+    assert re.findall(r"Queue\((.*)\)$", extensions_conf, re.M) == [
+        "${HOTLINE_ASTERISK_QUEUE},,,,,,,hotline-widen",
+        f"${{HOTLINE_ASTERISK_QUEUE}},,,,,,,hotline-widen,{position}",
+        f"${{HOTLINE_ASTERISK_QUEUE}},,,${{HOTLINE_WHISPER}},,,,hotline-widen,{position}",
     ]
     assert QUEUES.default in QUEUES
     # The committed files name no queue of their own: the queues file is the one owner of the names.

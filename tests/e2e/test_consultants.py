@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from devtools.phones import SoftPhone
+from devtools.phones import SoftPhone, phone_ports
 from devtools.testcall import TestCallResult, place_test_call
 from hotline.ami import AgentConnect, AmiEvent, actions
 from hotline.consultants import ConsultantInfo, parse_skill
@@ -50,12 +49,6 @@ CONSULTANTS = {
 }
 UK_JOBS = ["2", "1", "0"]  # Ukrainian, job offers, a consultant
 PL_JOBS = ["1", "1", "0"]
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -101,15 +94,15 @@ async def desks(
         settings = hotline.settings
         try:
             for name, desk in desks.items():
-                rtp = free_port()
+                sip, ctrl, rtp = phone_ports()
                 desk.phone = SoftPhone(
                     folder / name,
                     user=desk.info.sip_username,
                     password=passwords[name],
                     asterisk=(settings.sip_host, settings.sip_port),
-                    sip_port=free_port(),
-                    ctrl_port=free_port(socket.SOCK_STREAM),
-                    rtp_ports=(rtp, rtp + 10),
+                    sip_port=sip,
+                    ctrl_port=ctrl,
+                    rtp_ports=rtp,
                 )
                 await desk.phone.start()
             for desk in desks.values():
