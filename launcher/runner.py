@@ -210,7 +210,10 @@ class Hotline:
             from agent_console.app import start_console
 
             self._console = await start_console(
-                settings, engine=self.engine, consultant_states=self.consultant_states
+                settings,
+                engine=self.engine,
+                consultant_states=self.consultant_states,
+                transfers=self.transfers,
             )
 
     def asterisk_path(self, *parts: str) -> Path:
