@@ -34,6 +34,7 @@ from hotline.asterisk_config import (
 )
 from hotline.queues import Queues
 from hotline.settings import PROJECT_ROOT, Settings
+from hotline.trunks import Trunks
 
 log = logging.getLogger(__name__)
 
@@ -237,9 +238,15 @@ def sweep_stale_instances(root: Path, *, keep: str) -> list[str]:
 
 
 def prepare_instance(
-    settings: Settings, queues: Queues, prompts_dir: Path | None = None, *, owner: int | None = None
+    settings: Settings,
+    queues: Queues,
+    prompts_dir: Path | None = None,
+    *,
+    owner: int | None = None,
+    trunks: Trunks | None = None,
 ) -> InstancePaths:
-    """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music.
+    """Lay out the sandbox instance's folder: configuration, generated includes, prompts, hold music
+    (``trunks``: the settings' trunks file when None).
 
     ``owner`` is the process whose life the instance's lasts (default: this one; under the watchdog, the
     supervisor). Instances left behind by killed runs are swept first."""
@@ -257,6 +264,7 @@ def prepare_instance(
         asterisk_conf=_instance_asterisk_conf(paths, _modules_dir(settings.asterisk_root)),
         moh_dir=paths.seen_by_asterisk("sounds", "hold"),
         group=run_as.gid,
+        trunks=trunks,
     )
     # What Asterisk writes is its own and nobody else's: logs, the spool (recordings), its database.
     # Files an Asterisk of an earlier layout wrote as root are handed over once; Asterisk's own stay as is.

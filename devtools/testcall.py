@@ -135,6 +135,8 @@ class TestCallResult:
     caller: str
     answered: bool = False
     uniqueid: str | None = None
+    # The caller's own leg (the one that presses keys and speaks): its channel name.
+    calling_channel: str | None = None
     digits_sent: list[str] = field(default_factory=list)
     commands: list[AgiCommand] = field(default_factory=list)
     # The topic of the queue joined, and the Asterisk queue itself (topic and language: jobs-uk).
@@ -278,7 +280,7 @@ async def place_test_call(
                 break
             if event.uniqueid == calling_id:
                 if event.channel:
-                    calling_channel = event.channel
+                    calling_channel = result.calling_channel = event.channel
                 if isinstance(event, Hangup) and result.uniqueid is None:
                     raise TestCallError(f"the call was not answered ({event.cause} {event.cause_txt})")
                 if event.name == "MixMonitorStart":
@@ -360,9 +362,16 @@ async def place_test_call(
         ami.unsubscribe(events)
     if hang_up and recordings_dir is not None and recording_started:
         result.recording = recordings_dir / f"testcall-{token}.wav"
-        await _await_complete_wav(result.recording, deadline=loop.time() + 10)
+        await await_complete_wav(result.recording, deadline=loop.time() + 10)
         result.heard_seconds = sound_seconds(result.recording)
     return result
+
+
+async def press(ami: AmiClient, result: TestCallResult, digit: str) -> None:
+    """The caller of ``result`` (still on the line) presses ``digit`` (RFC 4733, as a phone sends it)."""
+    if not DTMF_DIGIT.match(digit) or result.calling_channel is None:
+        raise TestCallError(f"cannot press {digit!r} on this call")
+    await _send_digit(ami, result.calling_channel, digit)
 
 
 async def _send_digit(ami: AmiClient, channel: str | None, digit: str) -> None:
@@ -410,7 +419,7 @@ async def _await_end(
             recording_done = True
 
 
-async def _await_complete_wav(path: Path, *, deadline: float) -> None:
+async def await_complete_wav(path: Path, *, deadline: float) -> None:
     """MixMonitor closes its file after the hang-up; wait until the WAV header covers the whole file."""
     loop = asyncio.get_running_loop()
     while loop.time() < deadline:

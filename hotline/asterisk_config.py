@@ -26,6 +26,7 @@ from hotline.transfers import (
     ecam_external_number,
     transfer_codes,
 )
+from hotline.trunks import OUTBOUND_CONTEXT, OUTBOUND_NUMBER_VARIABLE, Trunks, load_trunks
 
 log = logging.getLogger(__name__)
 
@@ -171,8 +172,88 @@ def render_transfer_extensions(queues: Queues, settings: Settings) -> str:
     return "\n".join(lines) + "\n"
 
 
-def generated_includes(settings: Settings, queues: Queues, *, moh_dir: str) -> dict[str, str]:
-    """The per-instance include files that the committed configuration names."""
+def _sip_uri(host: str, *, loose_route: bool = False) -> str:
+    # ";" starts a comment in Asterisk's configuration files: a URI parameter's is escaped.
+    return f"sip:{host}" + ("\\;lr" if loose_route else "")
+
+
+def render_trunks(trunks: Trunks) -> str:
+    """``pjsip_trunks.conf``: per carrier trunk an endpoint (on the committed ``[hotline-endpoint]``
+    template: calls land in the ``hotline`` context), its AOR (where outbound calls go), its ``identify`` (the
+    only addresses its calls are taken from) and, when it registers, its credentials and registration."""
+    parts = ["; Carrier trunks, generated from the trunks file (hotline/trunks.py). Never edit by hand.\n"]
+    for trunk in trunks:
+        name = trunk.endpoint
+        proxy = (
+            f"outbound_proxy = {_sip_uri(trunk.outbound_proxy, loose_route=True)}\n"
+            if trunk.outbound_proxy
+            else ""
+        )
+        auth = ""
+        registration = ""
+        if trunk.registration is not None:
+            reg = trunk.registration
+            auth = f"outbound_auth = {name}-auth\n"
+            parts.append(
+                f"\n[{name}-auth]\ntype = auth\nauth_type = userpass\n"
+                f"username = {reg.username}\npassword = {reg.password}\n"
+            )
+            registration = (
+                f"\n[{name}-registration]\ntype = registration\ntransport = transport-udp\n"
+                f"outbound_auth = {name}-auth\nserver_uri = {_sip_uri(reg.server)}\n"
+                f"client_uri = sip:{reg.username}@{reg.server}\ncontact_user = 19524\n"
+                f"expiration = {reg.expiration}\nretry_interval = 30\nforbidden_retry_interval = 300\n"
+                f"fatal_retry_interval = 300\nauth_rejection_permanent = no\nmax_retries = 1000000\n"
+                f"{proxy}"
+            )
+        parts.append(
+            f"\n; trunk {trunk.name!r}\n[{name}](hotline-endpoint)\naors = {name}\n"
+            f"disallow = all\nallow = {','.join(trunk.codecs)}\n"
+            # The caller ID of outbound calls also as P-Asserted-Identity, which carriers read.
+            f"send_pai = yes\n{auth}{proxy}"
+            f"\n[{name}]\ntype = aor\ncontact = {_sip_uri(trunk.host)}\n{proxy}"
+            f"\n[{name}]\ntype = identify\nendpoint = {name}\nmatch = {','.join(trunk.match)}\n"
+            f"{registration}"
+        )
+    return "".join(parts)
+
+
+def render_outbound(trunks: Trunks) -> str:
+    """The dialplan's ``[hotline-outbound]``: dials the number that AMI ``Originate`` put in
+    ``HOTLINE_OUTBOUND_NUMBER`` over the outbound trunk, presenting the trunk's caller ID. Only the services
+    reach it (``Local/s@hotline-outbound``); no other context includes it or goes to it."""
+    lines = [
+        "; Outbound calls, generated from the trunks file (hotline/trunks.py). Reached only by AMI Originate",
+        f"; of Local/s@{OUTBOUND_CONTEXT} (hotline.trunks.outbound_originate): no other context names it.",
+        f"[{OUTBOUND_CONTEXT}]",
+    ]
+    trunk = trunks.outbound_trunk
+    if trunk is None:
+        lines += [
+            "exten => s,1,UserEvent(HotlineOutboundRefused,Reason: no outbound trunk)",
+            " same => n,Hangup()",
+        ]
+        return "\n".join(lines) + "\n"
+    lines += [
+        # Checked as E.164 in Python already; filtered again here, and nothing else is dialled.
+        f"exten => s,1,Set(NUMBER=${{FILTER(0-9+,${{{OUTBOUND_NUMBER_VARIABLE}}})}})",
+        ' same => n,GotoIf($[${REGEX("^[+][1-9][0-9]{6,14}$" ${NUMBER})}]?:refused)',
+        f" same => n,Set(CALLERID(num)={trunk.caller_id})",
+        f" same => n,Set(CALLERID(name)={trunk.caller_name})",
+        " same => n,Set(CALLERID(pres)=allowed)",
+        f" same => n,Dial(PJSIP/${{NUMBER}}@{trunk.endpoint})",
+        " same => n,Hangup()",
+        " same => n(refused),UserEvent(HotlineOutboundRefused,Reason: not an E.164 number)",
+        " same => n,Hangup()",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def generated_includes(
+    settings: Settings, queues: Queues, *, moh_dir: str, trunks: Trunks | None = None
+) -> dict[str, str]:
+    """The per-instance include files that the committed configuration names (``trunks``: none if None)."""
+    trunks = trunks if trunks is not None else Trunks(by_name={})
     extra = [name.strip() for name in settings.extra_dialplans.split(",") if name.strip()]
     return {
         "hotline_globals.conf": (
@@ -204,6 +285,8 @@ def generated_includes(settings: Settings, queues: Queues, *, moh_dir: str) -> d
         "rtp_instance.conf": f"rtpstart = {settings.rtp_start}\nrtpend = {settings.rtp_end}\n",
         "moh_instance.conf": f"directory = {moh_dir}\n",
         "extensions_extra.conf": "".join(f'#include "dialplans/{name}"\n' for name in extra),
+        "pjsip_trunks.conf": render_trunks(trunks),
+        "extensions_outbound.conf": render_outbound(trunks),
     }
 
 
@@ -237,6 +320,10 @@ def _write_private(path: Path, content: str, group: int | None) -> None:
     os.replace(tmp, path)
 
 
+# The same for the development tools' other Asterisk instances (the test carrier, devtools/carrier.py).
+write_private = _write_private
+
+
 def write_config(
     settings: Settings,
     queues: Queues,
@@ -245,13 +332,17 @@ def write_config(
     asterisk_conf: str,
     moh_dir: str,
     group: int | None = None,
+    trunks: Trunks | None = None,
 ) -> None:
-    """Write Asterisk's configuration: ``asterisk_conf/``, ``dialplans/`` and the generated includes.
+    """Write Asterisk's configuration: ``asterisk_conf/``, ``dialplans/`` and the generated includes
+    (``trunks``: the settings' trunks file when None; raises :class:`hotline.trunks.TrunksError`).
 
     Every file is the writer's and readable by Asterisk's ``group`` only (without one, by the writer only):
     the configuration holds the AMI secret and, later, the trunks' and phones' credentials."""
     if not settings.ami_secret:
         raise AsteriskError("no AMI secret: call hotline.settings.ensure_secrets first")
+    if trunks is None:
+        trunks = load_trunks(settings)
     if etc.exists():
         for item in etc.iterdir():
             if item.is_dir():
@@ -261,7 +352,7 @@ def write_config(
     files = {path.name: path.read_text() for path in sorted(CONF_DIR.glob("*.conf"))}
     files |= {f"dialplans/{path.name}": path.read_text() for path in sorted(DIALPLAN_DIR.glob("*.conf"))}
     files["asterisk.conf"] = asterisk_conf
-    files |= generated_includes(settings, queues, moh_dir=moh_dir)
+    files |= generated_includes(settings, queues, moh_dir=moh_dir, trunks=trunks)
     for folder in (etc, etc / "dialplans"):
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700 if group is None else 0o750)

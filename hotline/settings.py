@@ -102,6 +102,9 @@ class Settings:
     # ECAM/OHP reached over the trunk instead of its queue (transfers and the code 76): a phone number
     # (E.164 or national); empty: ECAM's consultants' queue.
     ecam_external_number: str = ""
+    # Carrier trunks (hotline/trunks.py; README "Connecting a carrier"). The committed file has none; their
+    # passwords come from the environment (HOTLINE_TRUNK_<NAME>_PASSWORD) or secrets.toml, never the file.
+    trunks_file: Path = PROJECT_ROOT / "hotline" / "trunks.yaml"
     # Callers of the last N days are offered their topic again.
     returning_caller_days: int = 14
     # Call-backs (hotline/callbacks.py): attempts per request, seconds between them, how long the caller's
@@ -248,14 +251,20 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     return settings.replace(redis_url=redis_url_with_password(settings.redis_url, settings.redis_password))
 
 
+def read_stored_secrets(state_dir: Path) -> dict[str, str]:
+    """The secrets kept in ``<state_dir>/secrets.toml`` (none when it does not exist)."""
+    path = state_dir / "secrets.toml"
+    if not path.is_file():
+        return {}
+    with path.open("rb") as fh:
+        return {k: str(v) for k, v in tomllib.load(fh).items()}
+
+
 def ensure_secrets(settings: Settings) -> Settings:
     """Fill missing secrets from ``<state_dir>/secrets.toml``, generating that file on first run (the Redis
     password is read from it, never generated), and put the Redis password into ``redis_url``."""
     path = settings.state_dir / "secrets.toml"
-    stored: dict[str, str] = {}
-    if path.is_file():
-        with path.open("rb") as fh:
-            stored = {k: str(v) for k, v in tomllib.load(fh).items()}
+    stored = read_stored_secrets(settings.state_dir)
     changed = False
     for name in _GENERATED_SECRETS:
         if not stored.get(name):

@@ -16,6 +16,8 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     from launcher.runner import configure_logging, run_forever
     from launcher.watchdog import die_with_parent, supervise
 
+    if not _trunks_valid(settings):
+        return 2
     configure_logging()
     if args.worker or args.no_watchdog:
         if args.worker:
@@ -29,6 +31,18 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     return supervise(settings, ["--external-asterisk"] if args.external_asterisk else [])
 
 
+def _trunks_valid(settings: Settings) -> bool:
+    """Check the carrier trunks' settings before anything starts; a bad one is reported in one line."""
+    from hotline.trunks import TrunksError, load_trunks
+
+    try:
+        load_trunks(settings)
+    except TrunksError as exc:
+        print(f"bad trunk settings: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.asterisk_config import RunAs, write_production_config
     from hotline.queues import Queues
@@ -36,6 +50,8 @@ def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
 
     settings = ensure_secrets(settings)
     queues = Queues.load(settings.queues_file)
+    if not _trunks_valid(settings):
+        return 2
     group = args.asterisk_gid
     if group is None:
         group = RunAs.from_root(Path("/")).gid  # Asterisk on this very system

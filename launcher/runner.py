@@ -34,6 +34,7 @@ from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
 from hotline.transfers import CaseCards, Transfers, TransferTargets
+from hotline.trunks import load_trunks
 from ivr.callback_dialer import CallbackDialer
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.hours import load_hours
@@ -109,6 +110,8 @@ class Hotline:
         self.settings = ensure_secrets(self.settings)
         settings = self.settings
         queues = Queues.load(settings.queues_file)
+        # A bad trunk setting (or a registration without its password) stops the start here, with its message.
+        trunks = load_trunks(settings)
         url = settings.effective_database_url
         await upgrade_async(url)
         self.engine = create_engine(url)
@@ -120,7 +123,9 @@ class Hotline:
             await asyncio.to_thread(ensure_root, settings)
             # Under the watchdog the instance belongs to the supervisor, which outlives each worker.
             owner = os.getppid() if self.adopt_asterisk else os.getpid()
-            paths = await asyncio.to_thread(prepare_instance, settings, queues, prompts, owner=owner)
+            paths = await asyncio.to_thread(
+                prepare_instance, settings, queues, prompts, owner=owner, trunks=trunks
+            )
             # A worker started by the watchdog takes over the Asterisk its predecessor left running.
             self.asterisk = AsteriskProcess(settings, paths, adopt=self.adopt_asterisk)
             # The consultants' phones, from the database, before Asterisk reads its configuration.

@@ -45,20 +45,24 @@ async def running_hotline(
     database_url: str, state_dir: Path, name: str, **settings: Any
 ) -> AsyncIterator[Hotline]:
     """A hotline of its own (Asterisk instance ``<name>-<pid>`` on free ports, no console) on the working day;
-    at the end, every call it took must have gone through without Asterisk logging an error."""
+    at the end, every call it took must have gone through without Asterisk logging an error. ``settings``
+    may name ports too (a test that must know them before the start)."""
     if os.geteuid() != 0:
         pytest.skip("the Asterisk sandbox runs under chroot, which needs root")
     rtp_start = random.randrange(20000, 29000, 2)
+    values: dict[str, Any] = {
+        **free_ports(),
+        "rtp_start": rtp_start,
+        "rtp_end": rtp_start + 200,
+        "redis_prefix": f"hotline-{name}-{os.getpid()}",
+        **settings,
+    }
     hotline = Hotline(
         load_settings(
             state_dir=state_dir,
             database_url=database_url,
             asterisk_instance=f"{name}-{os.getpid()}",
-            **free_ports(),
-            rtp_start=rtp_start,
-            rtp_end=rtp_start + 200,
-            redis_prefix=f"hotline-{name}-{os.getpid()}",
-            **settings,
+            **values,
         ),
         with_console=False,
         tools_ami=True,

@@ -20,14 +20,16 @@ from launcher.runner import Hotline
 OUTSIDER = "127.0.0.5"
 
 
-def sip_invite(endpoint: str, target_port: int, source_port: int) -> tuple[bytes, str]:
+def sip_invite(
+    endpoint: str, target_port: int, source_port: int, source: str = OUTSIDER
+) -> tuple[bytes, str]:
     call_id = secrets.token_hex(8)
     branch = "z9hG4bK" + secrets.token_hex(8)
     sdp = (
         "v=0\r\n"
-        f"o=- 1 1 IN IP4 {OUTSIDER}\r\n"
+        f"o=- 1 1 IN IP4 {source}\r\n"
         "s=-\r\n"
-        f"c=IN IP4 {OUTSIDER}\r\n"
+        f"c=IN IP4 {source}\r\n"
         "t=0 0\r\n"
         f"m=audio {source_port + 2} RTP/AVP 0 8 101\r\n"
         "a=rtpmap:0 PCMU/8000\r\n"
@@ -36,13 +38,13 @@ def sip_invite(endpoint: str, target_port: int, source_port: int) -> tuple[bytes
     )
     message = (
         f"INVITE sip:19524@127.0.0.1:{target_port} SIP/2.0\r\n"
-        f"Via: SIP/2.0/UDP {OUTSIDER}:{source_port};branch={branch};rport\r\n"
+        f"Via: SIP/2.0/UDP {source}:{source_port};branch={branch};rport\r\n"
         "Max-Forwards: 70\r\n"
         f'From: "{endpoint}" <sip:{endpoint}@127.0.0.1>;tag={secrets.token_hex(4)}\r\n'
         f"To: <sip:19524@127.0.0.1:{target_port}>\r\n"
         f"Call-ID: {call_id}\r\n"
         "CSeq: 1 INVITE\r\n"
-        f"Contact: <sip:{endpoint}@{OUTSIDER}:{source_port}>\r\n"
+        f"Contact: <sip:{endpoint}@{source}:{source_port}>\r\n"
         "Content-Type: application/sdp\r\n"
         f"Content-Length: {len(sdp)}\r\n"
         "\r\n"
@@ -51,14 +53,14 @@ def sip_invite(endpoint: str, target_port: int, source_port: int) -> tuple[bytes
     return message.encode(), call_id
 
 
-async def final_answer(endpoint: str, target_port: int) -> int:
-    """Send a real SIP INVITE from OUTSIDER naming ``endpoint``; the status of Asterisk's final answer."""
+async def final_answer(endpoint: str, target_port: int, source: str = OUTSIDER) -> int:
+    """Send a real SIP INVITE from ``source`` naming ``endpoint``; the status of Asterisk's final answer."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind((OUTSIDER, 0))
+    sock.bind((source, 0))
     sock.setblocking(False)
     loop = asyncio.get_running_loop()
     try:
-        invite, call_id = sip_invite(endpoint, target_port, sock.getsockname()[1])
+        invite, call_id = sip_invite(endpoint, target_port, sock.getsockname()[1], source)
         await loop.sock_sendto(sock, invite, ("127.0.0.1", target_port))
         async with asyncio.timeout(15):
             while True:
