@@ -143,7 +143,7 @@ def render_consultant_codes(queues: Queues) -> str:
 
 def render_transfer_extensions(queues: Queues, settings: Settings) -> str:
     """The dialplan's ``[hotline-transfer]``: a fixed short code per topic (70, 71, …), which the
-    consultants' in-call transfer features and the console reach, and ``external``, which dials only the
+    consultants' in-call transfer features and the console reach, and 79, which dials only the
     number the transfer's case card holds. Each first runs ``[hotline-transfer-card]`` (the case card);
     a topic's code then queues the caller in that topic, in their own language (``[hotline-queues]``)."""
     codes = transfer_codes(queues)

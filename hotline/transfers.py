@@ -12,8 +12,8 @@ Two ways in, one dialplan (``[hotline-transfer]``, rendered by :mod:`hotline.ast
 - **the console / AMI** (:class:`Transfers`): the consultant's current call is found from Asterisk
   (AMI ``Status``); a case card is written first, with the consultant's note; then ``Redirect`` of
   the caller (blind) or ``Atxfer`` on the consultant's channel (attended) to the same extensions. An
-  external target is reached through the extension ``external``, which dials only the number the card
-  holds (written here from the settings or the directory).
+  external target is reached through the extension ``79``, which dials only the number the card holds
+  (written here from the settings or the directory).
 
 Either way the extension runs the FastAGI route ``transfer`` first (``ivr/routes/transfer.py``): it writes
 the card of a phone transfer (or marks the console's card as placed) and sets ``HOTLINE_CASE_CARD`` (the
@@ -49,9 +49,11 @@ log = logging.getLogger(__name__)
 # The dialplan context of the transfer targets, and the first of the topics' short codes.
 TRANSFER_CONTEXT = "hotline-transfer"
 FIRST_CODE = 70
-MAX_CODES = 10
-# The extension of [hotline-transfer] that dials an external number (the one the case card holds).
-EXTERNAL_EXTENSION = "external"
+MAX_CODES = 9
+# The extension of [hotline-transfer] that dials an external number (the one the console's case card holds):
+# digits, since AMI Atxfer keys the extension in as DTMF, like a consultant's phone. Keyed in on a phone
+# without such a card, it dials nothing (the caller goes to the default queue).
+EXTERNAL_EXTENSION = str(FIRST_CODE + MAX_CODES)
 ECAM = "ecam"
 # Channel variables (their contract with the dialplan and the receiving side).
 CASE_CARD_VARIABLE = "HOTLINE_CASE_CARD"
@@ -77,10 +79,12 @@ class TransferError(Exception):
 
 
 def transfer_codes(queues: Queues) -> dict[str, str]:
-    """Topic → its short transfer code: 70, 71, … in the order of the queues file."""
+    """Topic → its short transfer code: 70, 71, … (at most 78) in the order of the queues file."""
     names = [queue.name for queue in queues]
     if len(names) > MAX_CODES:
-        raise TransferError(f"{len(names)} topics: transfer codes {FIRST_CODE}–{FIRST_CODE + 9} hold 10")
+        raise TransferError(
+            f"{len(names)} topics: transfer codes {FIRST_CODE}–{FIRST_CODE + MAX_CODES - 1} hold {MAX_CODES}"
+        )
     return {name: str(FIRST_CODE + index) for index, name in enumerate(names)}
 
 

@@ -2,9 +2,9 @@
 
 Dialplan contract: ``AGI(agi://…/transfer,<target>)`` on the channel that enters ``[hotline-transfer]``
 (the caller's on a blind transfer, the consultation's local channel on an attended one); ``<target>`` is
-the extension's own fixed word (a topic, or ``external``). Reads ``HOTLINE_CASE_CARD_NEW`` (a card the
-console wrote), ``HOTLINE_CALLER_UNIQUEID``, ``BLINDTRANSFER`` / ``ATTENDEDTRANSFER`` (the transferring
-consultant's channel, set by Asterisk); sets ``__HOTLINE_CASE_CARD`` and, for ``external``, the
+the extension's own fixed word (a topic, or ``79``: an external number). Reads ``HOTLINE_CASE_CARD_NEW``
+(a card the console wrote), ``HOTLINE_CALLER_UNIQUEID``, ``BLINDTRANSFER`` / ``ATTENDEDTRANSFER`` (the
+transferring consultant's channel, set by Asterisk); sets ``__HOTLINE_CASE_CARD`` and, for ``79``, the
 ``HOTLINE_OUTBOUND_NUMBER`` that the card holds. Never stops the transfer: a failure leaves no card.
 """
 

@@ -10,23 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
+import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import select
 
+from devtools.carrier import Carrier, CarrierAccount
 from devtools.phones import SoftPhone, phone_ports
 from devtools.testcall import TestCallResult, place_test_call
-from hotline.ami import AgentConnect, AmiEvent, actions
+from hotline.ami import AgentConnect, AmiEvent, UserEvent, actions
 from hotline.consultants import ConsultantInfo, parse_skill
 from hotline.db import Call, ConsoleUser
-from hotline.settings import PROJECT_ROOT
-from hotline.transfers import ATTENDED_FEATURE, BLIND_FEATURE, CASE_CARD_VARIABLE, CaseCardView, case_card
+from hotline.labour_offices import import_lines
+from hotline.settings import PROJECT_ROOT, free_ports, load_settings
+from hotline.transfers import (
+    ATTENDED_FEATURE,
+    BLIND_FEATURE,
+    CASE_CARD_VARIABLE,
+    CaseCardView,
+    TransferTargets,
+    case_card,
+)
 from launcher.runner import Hotline
 from tests.e2e.conftest import eventually, running_hotline
+from tests.e2e.test_trunks import write_trunks_file
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/baresip").exists(), reason="baresip (Debian baresip-core) is not installed"
@@ -35,6 +47,10 @@ pytestmark = pytest.mark.skipif(
 CONSULTANTS = {"first": ["jobs:pl:3"], "training": ["training:pl:3"], "ecam": ["ecam:pl:3"]}
 PL_JOBS = ["1", "1", "0"]  # Polish, job offers, a consultant
 NOTE = "Pyta o kurs spawacza; zarejestrowana w PUP Białystok."
+ECAM_NUMBER = "+48226543210"
+OFFICES_HEADER = "code,voivodeship,voivodeship_name,powiats,name,town,phone,phone_verified,branches"
+OFFICE = "PUP-2062,20,,2062 m. Łomża,Powiatowy Urząd Pracy w Łomży,Łomża,86 000 00 62,yes,"
+OFFICE_NUMBER = "+48860000062"
 
 
 @dataclass
@@ -46,7 +62,7 @@ class Desk:
 @pytest.fixture(scope="module")
 async def desks(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Hotline, dict[str, Desk]]]:
+) -> AsyncIterator[tuple[Hotline, dict[str, Desk], Carrier]]:
     folder = tmp_path_factory.mktemp("transfers")
     data = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
     # Only the topic's own consultants are offered a caller within the tests' time: no widening.
@@ -55,64 +71,99 @@ async def desks(
     data["wrapup_seconds"] = 0
     queues_file = folder / "queues.yaml"
     queues_file.write_text(yaml.safe_dump(data, allow_unicode=True))
-    async with running_hotline(
-        database_url, folder / "state", "transfers", queues_file=queues_file
-    ) as hotline:
-        assert hotline.consultants is not None and hotline.phones is not None
-        async with hotline.consultants.sessions() as session, session.begin():
-            for name in CONSULTANTS:
-                session.add(
-                    ConsoleUser(
-                        username=f"xfer_{name}",
-                        display_name=f"Konsultant {name}",
-                        password_hash="x",
-                        role="consultant",
-                    )
-                )
-        desks: dict[str, Desk] = {}
-        passwords = {}
-        for name, skills in CONSULTANTS.items():
-            info, passwords[name] = await hotline.consultants.add(
-                f"xfer_{name}",
-                site="ecam" if name == "ecam" else "centre",
-                skills=[parse_skill(s) for s in skills],
-            )
-            desks[name] = Desk(info, None)  # type: ignore[arg-type]
-        assert await hotline.phones.sync()
-        settings = hotline.settings
+    # The carrier at the other end of the trunk, where external targets (ECAM, a labour office) ring.
+    hotline_ports = free_ports()
+    carrier_ports = free_ports()
+    account = CarrierAccount("hotline19524", secrets.token_urlsafe(16))
+    carrier = Carrier(
+        load_settings().asterisk_root,
+        sip_port=carrier_ports["sip_port"],
+        ami_port=carrier_ports["ami_port"],
+        rtp_start=random.randrange(30000, 39000, 2),
+        hotline_sip_port=hotline_ports["sip_port"],
+        account=account,
+    )
+    trunks_file = write_trunks_file(folder, carrier, account)
+    desks: dict[str, Desk] = {}
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HOTLINE_TRUNK_CARRIER_PASSWORD", account.password)
         try:
-            for name, desk in desks.items():
-                sip, ctrl, rtp = phone_ports()
-                desk.phone = SoftPhone(
-                    folder / name,
-                    user=desk.info.sip_username,
-                    password=passwords[name],
-                    asterisk=(settings.sip_host, settings.sip_port),
-                    sip_port=sip,
-                    ctrl_port=ctrl,
-                    rtp_ports=rtp,
-                )
-                await desk.phone.start()
-            for desk in desks.values():
-                await desk.phone.registered()
-            assert hotline.consultant_states is not None
-            for desk in desks.values():
-                await hotline.consultant_states.log_in(desk.info, source="console")
-            yield hotline, desks
+            await carrier.start()
+            async with running_hotline(
+                database_url,
+                folder / "state",
+                "transfers",
+                queues_file=queues_file,
+                trunks_file=trunks_file,
+                **hotline_ports,
+            ) as hotline:
+                await add_desks(hotline, folder, desks)
+                yield hotline, desks, carrier
+            assert carrier.asterisk.error_lines() == []
         finally:
             for desk in desks.values():
                 if desk.phone is not None:
                     await desk.phone.stop()
+            await carrier.stop()
+
+
+async def add_desks(hotline: Hotline, folder: Path, desks: dict[str, Desk]) -> None:
+    """The consultants with their phones, registered and logged in to their queues; the local office."""
+    assert hotline.consultants is not None and hotline.phones is not None
+    async with hotline.consultants.sessions() as session, session.begin():
+        for name in CONSULTANTS:
+            session.add(
+                ConsoleUser(
+                    username=f"xfer_{name}",
+                    display_name=f"Konsultant {name}",
+                    password_hash="x",
+                    role="consultant",
+                )
+            )
+    passwords = {}
+    for name, skills in CONSULTANTS.items():
+        info, passwords[name] = await hotline.consultants.add(
+            f"xfer_{name}",
+            site="ecam" if name == "ecam" else "centre",
+            skills=[parse_skill(s) for s in skills],
+        )
+        desks[name] = Desk(info, None)  # type: ignore[arg-type]
+    assert await hotline.phones.sync()
+    settings = hotline.settings
+    for name, desk in desks.items():
+        sip, ctrl, rtp = phone_ports()
+        desk.phone = SoftPhone(
+            folder / name,
+            user=desk.info.sip_username,
+            password=passwords[name],
+            asterisk=(settings.sip_host, settings.sip_port),
+            sip_port=sip,
+            ctrl_port=ctrl,
+            rtp_ports=rtp,
+        )
+        await desk.phone.start()
+    for desk in desks.values():
+        await desk.phone.registered()
+    assert hotline.consultant_states is not None
+    for desk in desks.values():
+        await hotline.consultant_states.log_in(desk.info, source="console")
+    assert hotline.consultants is not None
+    await import_lines(hotline.consultants.sessions, [OFFICES_HEADER, OFFICE], full=False)
 
 
 @pytest.fixture
-def hotline(desks: tuple[Hotline, dict[str, Desk]]) -> Hotline:
+def hotline(desks: tuple[Hotline, dict[str, Desk], Carrier]) -> Hotline:
     return desks[0]
 
 
 @pytest.fixture
-def desk(desks: tuple[Hotline, dict[str, Desk]]) -> dict[str, Desk]:
+def desk(desks: tuple[Hotline, dict[str, Desk], Carrier]) -> dict[str, Desk]:
     return desks[1]
+
+
+@pytest.fixture
+def carrier(desks: tuple[Hotline, dict[str, Desk], Carrier]) -> Carrier:
+    return desks[2]
 
 
 @contextlib.asynccontextmanager
@@ -333,3 +384,90 @@ async def test_a_consultant_cannot_transfer_to_a_number_with_the_phones_feature(
             await hang_up(hotline, call)
     assert hotline.case_cards is not None
     assert await hotline.case_cards.of_channel(call.uniqueid) == []
+
+
+async def received_by_carrier(carrier: Carrier, events: asyncio.Queue[AmiEvent], number: str) -> UserEvent:
+    async def received() -> UserEvent | None:
+        while not events.empty():
+            event = Carrier.received(events.get_nowait())
+            if event is not None and event.fields.get("Number") == number:
+                return event
+        return None
+
+    return await eventually(received, timeout=60, what=f"the carrier receives the transfer to {number}")
+
+
+async def test_a_blind_transfer_to_ecams_external_number_goes_over_the_trunk_with_the_card(
+    hotline: Hotline, desk: dict[str, Desk], carrier: Carrier
+) -> None:
+    assert hotline.transfers is not None and hotline.transfer_targets is not None
+    # ECAM configured with its own number: what `ecam_external_number` gives the console's targets.
+    ecam = replace(hotline.settings, ecam_external_number=ECAM_NUMBER)
+    targets = TransferTargets(hotline.transfer_targets.queues, ecam)
+    at_carrier = carrier.subscribe()
+    try:
+        async with events(hotline) as seen:
+            call = await answered_call(hotline, seen, desk["first"])
+            assert call.uniqueid is not None
+            try:
+                card = await hotline.transfers.transfer(
+                    desk["first"].info, targets.topic("ecam"), mode="blind", note=NOTE
+                )
+                received = await received_by_carrier(carrier, at_carrier, ECAM_NUMBER)
+                assert received.fields.get("CallerNum") == "+48221234567"  # the trunk's caller ID
+                await eventually(
+                    lambda: caller_bridged(hotline, call.uniqueid or ""), what="caller connected out"
+                )
+            finally:
+                await hang_up(hotline, call)
+    finally:
+        carrier.ami.unsubscribe(at_carrier)
+    stored = await stored_card(hotline, call)
+    assert stored.id == card.id and stored.placed
+    assert (stored.target_kind, stored.target, stored.target_number, stored.mode) == (
+        "external",
+        "ecam",
+        ECAM_NUMBER,
+        "blind",
+    )
+
+
+async def test_an_attended_transfer_to_a_local_office_rings_its_verified_number_over_the_trunk(
+    hotline: Hotline, desk: dict[str, Desk], carrier: Carrier
+) -> None:
+    assert hotline.transfers is not None and hotline.transfer_targets is not None
+    office = await hotline.transfer_targets.office("PUP-2062")
+    at_carrier = carrier.subscribe()
+    try:
+        async with events(hotline) as seen:
+            call = await answered_call(hotline, seen, desk["first"])
+            assert call.uniqueid is not None
+            try:
+                card = await hotline.transfers.transfer(desk["first"].info, office, mode="attended")
+                await received_by_carrier(carrier, at_carrier, OFFICE_NUMBER)
+                # The office answered the first consultant; when they hang up, the caller is with the office.
+                await desk["first"].phone.hang_up()
+                await eventually(
+                    lambda: caller_bridged(hotline, call.uniqueid or ""), what="caller with the office"
+                )
+                assert not await bridged_with(hotline, call.uniqueid, desk["first"])
+            finally:
+                await hang_up(hotline, call)
+    finally:
+        carrier.ami.unsubscribe(at_carrier)
+    stored = await stored_card(hotline, call)
+    assert stored.id == card.id
+    assert (stored.target_kind, stored.target, stored.target_number, stored.mode, stored.placed) == (
+        "external",
+        "PUP-2062",
+        OFFICE_NUMBER,
+        "attended",
+        True,
+    )
+
+
+async def caller_bridged(hotline: Hotline, uniqueid: str) -> bool:
+    """Whether the caller's channel is in a bridge with someone (still on the line, talking)."""
+    found = await channels(hotline)
+    bridge = next((c.get("BridgeID", "") for c in found if c.get("Uniqueid") == uniqueid), "")
+    return bool(bridge) and sum(1 for c in found if c.get("BridgeID") == bridge) >= 2

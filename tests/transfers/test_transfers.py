@@ -20,6 +20,7 @@ from hotline.labour_offices import LabourOfficeDirectory, import_lines
 from hotline.queues import Queue
 from hotline.settings import Settings
 from hotline.transfers import (
+    EXTERNAL_EXTENSION,
     NOTE_MAX,
     CaseCards,
     Target,
@@ -59,7 +60,7 @@ def test_each_topic_has_a_short_code_in_the_order_of_the_queues_file() -> None:
         "employers": "75",
         "ecam": "76",
     }
-    many = replace(QUEUES, by_name={f"t{i}": Queue(f"t{i}", "") for i in range(11)})
+    many = replace(QUEUES, by_name={f"t{i}": Queue(f"t{i}", "") for i in range(10)})
     with pytest.raises(TransferError):
         transfer_codes(many)
 
@@ -74,7 +75,7 @@ def test_ecam_is_its_queue_or_when_configured_its_external_number() -> None:
         "queue", "ecam", QUEUES.by_name["ecam"].description, code="76"
     )
     external = TransferTargets(QUEUES, Settings(ecam_external_number="22 123 45 67")).topic("ecam")
-    assert (external.kind, external.number, external.extension) == ("external", "+48221234567", "external")
+    assert (external.kind, external.number, external.extension) == ("external", "+48221234567", "79")
     with pytest.raises(TransferError):
         TransferTargets(QUEUES, Settings(ecam_external_number="12"))
     with pytest.raises(TransferError):
@@ -91,7 +92,7 @@ async def test_a_labour_office_is_a_target_only_with_a_verified_number(
         "external",
         "PUP-3261",
         "+48910000061",
-        "external",
+        "79",
     )
     for code in ("PUP-3262", "PUP-0000", "'; DROP"):
         with pytest.raises(TransferError):
@@ -177,7 +178,7 @@ async def test_a_consoles_card_is_placed_once_and_only_by_its_own_caller_and_tar
     office = Target("external", "PUP-3261", "PUP", "+48910000061")
     external = await cards.create(call.uniqueid, office, mode="attended", source="console", consultant=anna)
     assert await cards.place(external.id, call.uniqueid, "PUP-3261") is None
-    placed = await cards.place(external.id, call.uniqueid, "external")
+    placed = await cards.place(external.id, call.uniqueid, EXTERNAL_EXTENSION)
     assert placed is not None and placed.target_number == "+48910000061"
 
 
@@ -221,7 +222,7 @@ def test_the_transfer_context_has_a_code_per_topic_and_dials_only_the_cards_numb
     lines = rendered.splitlines()
     assert lines[0] == "[hotline-transfer]"
     extensions = [line.split(",")[0].removeprefix("exten => ") for line in lines if line.startswith("exten")]
-    assert extensions == ["70", "71", "72", "73", "74", "75", "76", "external"]
+    assert extensions == ["70", "71", "72", "73", "74", "75", "76", "79"]
     assert (
         "exten => 72,1,Gosub(hotline-transfer-card,s,1(training))\n same => n,Goto(hotline-queues,training,1)"
         in rendered
