@@ -4,7 +4,8 @@
   caller ID, channel and link to the caller's previous call are cleared; outcome, topic, queue and times stay,
   so the supervisor's figures stay right); menu steps past ``step_retention_days`` are deleted, except each
   call's last (the time in the menu is read from it); call-back requests past ``callback_retention_days``
-  that are no longer pending are deleted.
+  that are no longer pending are deleted; transfers' case cards past ``call_retention_days`` are deleted
+  (a consultant's note may say anything about the caller).
 - :func:`export_number` (``hotline caller export NUMBER``): everything held about a number.
 - :func:`erase_number` (``hotline caller erase NUMBER``): no trace of the number left in the database or in
   the live state.
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from hotline.callbacks import ACTIVE
-from hotline.db.models import Call, CallbackRequest, CallStep
+from hotline.db.models import Call, CallbackRequest, CallStep, CaseCard
 from hotline.live import LiveState
 from hotline.phone import parse_typed
 from hotline.settings import Settings
@@ -56,6 +57,7 @@ class PurgeReport:
     calls_anonymised: int
     steps_deleted: int
     callbacks_deleted: int
+    case_cards_deleted: int = 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,7 @@ class ErasureReport:
     calls: int
     callback_requests: int
     live_entries: int
+    case_cards: int = 0
 
 
 async def purge(sessions: Sessions, retention: Retention, *, now: datetime) -> PurgeReport:
@@ -98,8 +101,16 @@ async def purge(sessions: Sessions, retention: Retention, *, now: datetime) -> P
             )
             .execution_options(synchronize_session=False)
         )
+        cards = await db.execute(
+            delete(CaseCard)
+            .where(CaseCard.created_at < calls_before)
+            .execution_options(synchronize_session=False)
+        )
     return PurgeReport(
-        calls_anonymised=_count(anonymised), steps_deleted=_count(steps), callbacks_deleted=_count(callbacks)
+        calls_anonymised=_count(anonymised),
+        steps_deleted=_count(steps),
+        callbacks_deleted=_count(callbacks),
+        case_cards_deleted=_count(cards),
     )
 
 
@@ -145,10 +156,37 @@ async def export_number(sessions: Sessions, typed: str, region: str = "PL") -> d
                 .order_by(CallbackRequest.requested_at, CallbackRequest.id)
             )
         ).all()
+        cards = (await db.scalars(_case_cards_of(calls).order_by(CaseCard.id))).all()
     return {
         "number": e164,
         "calls": [_call(call, [s for s in steps if s.call_id == call.id]) for call in calls],
         "callback_requests": [_callback(request) for request in requests],
+        "case_cards": [_case_card(card) for card in cards],
+    }
+
+
+def _case_cards_of(calls: Sequence[Call]) -> Any:
+    """The transfers' case cards of these calls (by the call, or by its caller's channel)."""
+    return select(CaseCard).where(
+        or_(
+            CaseCard.call_id.in_([call.id for call in calls]),
+            CaseCard.caller_uniqueid.in_([call.uniqueid for call in calls]),
+        )
+    )
+
+
+def _case_card(card: CaseCard) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "call_id": card.call_id,
+        "created_at": _time(card.created_at),
+        "topic": card.topic,
+        "language": card.language,
+        "note": card.note,
+        "target": card.target,
+        "target_number": card.target_number,
+        "mode": card.mode,
+        "consultant": card.consultant_name,
     }
 
 
@@ -202,7 +240,14 @@ async def erase_number(
     ``live``) its calls and changes in the live state."""
     e164 = parse_typed(typed, region)
     async with sessions() as db, db.begin():
-        call_ids = list((await db.scalars(select(Call.id).where(_calls_of(e164)))).all())
+        calls = (await db.scalars(select(Call).where(_calls_of(e164)))).all()
+        call_ids = [call.id for call in calls]
+        # Transfers' case cards: the consultant's note and the path are about the caller.
+        card_ids = list((await db.scalars(_case_cards_of(calls).with_only_columns(CaseCard.id))).all())
+        if card_ids:
+            await db.execute(
+                delete(CaseCard).where(CaseCard.id.in_(card_ids)).execution_options(synchronize_session=False)
+            )
         if call_ids:
             await db.execute(
                 update(Call).where(Call.previous_call_id.in_(call_ids)).values(previous_call_id=None)
@@ -226,4 +271,9 @@ async def erase_number(
             .execution_options(synchronize_session=False)
         )
     live_entries = await live.erase_number(e164) if live is not None else 0
-    return ErasureReport(calls=len(call_ids), callback_requests=_count(callbacks), live_entries=live_entries)
+    return ErasureReport(
+        calls=len(call_ids),
+        callback_requests=_count(callbacks),
+        live_entries=live_entries,
+        case_cards=len(card_ids),
+    )

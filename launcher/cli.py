@@ -195,7 +195,8 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
             await engine.dispose()
         print(
             f"calls anonymised: {report.calls_anonymised}, menu steps deleted: {report.steps_deleted}, "
-            f"call-back requests deleted: {report.callbacks_deleted}"
+            f"call-back requests deleted: {report.callbacks_deleted}, "
+            f"case cards deleted: {report.case_cards_deleted}"
         )
         live = LiveState(
             settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
@@ -235,7 +236,7 @@ def _caller(settings: Settings, args: argparse.Namespace) -> int:
             )
             print(
                 f"calls anonymised: {report.calls}, call-back requests deleted: {report.callback_requests}, "
-                f"live state entries removed: {report.live_entries}"
+                f"live state entries removed: {report.live_entries}, case cards deleted: {report.case_cards}"
             )
             if not reachable:
                 print("the live state was not searched: Redis does not answer", file=sys.stderr)

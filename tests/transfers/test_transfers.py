@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,6 +18,7 @@ from hotline.consultants import Consultants, parse_skill
 from hotline.consultants.directory import ConsultantInfo
 from hotline.db import Call, CallStep, CaseCard
 from hotline.labour_offices import LabourOfficeDirectory, import_lines
+from hotline.personal_data import Retention, erase_number, export_number, purge
 from hotline.queues import Queue
 from hotline.settings import Settings
 from hotline.transfers import (
@@ -31,6 +33,7 @@ from hotline.transfers import (
     find_call,
     transfer_codes,
 )
+from tests.console.helpers import add_call, unique_mobile
 from tests.data import QUEUES
 
 HEADER = "code,voivodeship,voivodeship_name,powiats,name,town,phone,phone_verified,branches"
@@ -235,3 +238,30 @@ def test_the_transfer_context_has_a_code_per_topic_and_dials_only_the_cards_numb
     waiting = render_queue_extensions(QUEUES)
     assert "Set(__TRANSFER_CONTEXT=hotline-transfer)" in waiting
     assert "Queue(${HOTLINE_ASTERISK_QUEUE},t,,,,,,hotline-widen)" in waiting
+
+
+async def test_case_cards_are_exported_erased_with_the_callers_number_and_purged_after_retention(
+    db_sessions: async_sessionmaker[AsyncSession], anna: ConsultantInfo
+) -> None:
+    number = unique_mobile()
+    day = datetime(2018, 5, 9, 9, 0, tzinfo=UTC)  # long ago: no other test's cards are purged with these
+    call = await add_call(db_sessions, day, caller_number=number, topic="jobs")
+    old = CaseCards(db_sessions, now=lambda: day)
+    card = await old.create(
+        call.uniqueid, TRAINING, mode="blind", source="console", consultant=anna, note="Anna K."
+    )
+    exported = await export_number(db_sessions, number)
+    assert [(c["id"], c["note"], c["consultant"]) for c in exported["case_cards"]] == [
+        (card.id, "Anna K.", "Anna Nowak")
+    ]
+    report = await erase_number(db_sessions, number)
+    assert report.case_cards == 1
+    assert await old.get(card.id) is None
+    # Past the calls' retention, a card goes with the rest of what identifies the caller.
+    purged = await old.create("1.5", TRAINING, mode="blind", source="phone", consultant=None, note="x")
+    later = CaseCards(db_sessions, now=lambda: day + timedelta(days=60))
+    kept = await later.create("1.6", TRAINING, mode="blind", source="phone", consultant=None)
+    retention = Retention.from_settings(Settings(call_retention_days=90))
+    result = await purge(db_sessions, retention, now=day + timedelta(days=91))
+    assert result.case_cards_deleted >= 1
+    assert await old.get(purged.id) is None and await old.get(kept.id) is not None
