@@ -8,6 +8,7 @@ import random
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +34,7 @@ from hotline.transfers import (
     find_call,
     transfer_codes,
 )
+from launcher import cli
 from tests.console.helpers import add_call, unique_mobile
 from tests.data import QUEUES
 
@@ -265,3 +267,17 @@ async def test_case_cards_are_exported_erased_with_the_callers_number_and_purged
     result = await purge(db_sessions, retention, now=day + timedelta(days=91))
     assert result.case_cards_deleted >= 1
     assert await old.get(purged.id) is None and await old.get(kept.id) is not None
+
+
+@pytest.mark.parametrize("command", [["up"], ["asterisk-config", "--etc", "etc", "--sounds", "sounds"]])
+def test_the_command_reports_a_bad_ecam_number_in_one_line_before_anything_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    monkeypatch.setenv("HOTLINE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("HOTLINE_ECAM_EXTERNAL_NUMBER", "12")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(command) == 2
+    assert (
+        capsys.readouterr().err == "bad transfer settings: ecam_external_number is not a valid phone number\n"
+    )
+    assert not (tmp_path / "etc").exists()
