@@ -154,7 +154,7 @@ class CallEventListener:
         log.info("[%s] joined queue %s at position %d", event.uniqueid, event.queue, event.position)
         # The call's record keeps the topic; the language is the call's own (jobs-uk → jobs).
         self.recorder.queued(event.uniqueid, topic_of(event.queue))
-        self._live("queued", event.uniqueid, queue=event.queue, position=event.position)
+        self._live("queued", event.uniqueid, queue=topic_of(event.queue), position=event.position)
 
     def _on_hangup(self, event: Hangup) -> None:
         self._calls.pop(event.uniqueid, None)

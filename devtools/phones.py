@@ -2,7 +2,7 @@
 
 Each :class:`SoftPhone` is one ``baresip`` process with its own configuration folder, registering to the
 hotline's Asterisk as a consultant (user ``c1001`` and the password ``hotline consultant add`` printed),
-answering automatically or not (``answer``), sending silence as its voice. It is driven over baresip's
+answering automatically or not (``answer``), echoing what it hears as its voice. It is driven over baresip's
 ``ctrl_tcp`` (netstring-framed JSON, one connection per phone): events (``REGISTER_OK``, ``CALL_INCOMING``,
 ``CALL_ESTABLISHED``, ``CALL_CLOSED``) are queued for the test to wait on; commands are ``dial``, ``accept``,
 ``hangup``, ``answermode``.
@@ -20,7 +20,6 @@ import secrets
 import shutil
 import socket
 import subprocess
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,14 +70,6 @@ def phone_ports() -> tuple[int, int, tuple[int, int]]:
         return sip, ctrl, (rtp, rtp + 10)
 
 
-def _silence(path: Path, seconds: int = 2) -> None:
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(8000)
-        wav.writeframes(b"\0\0" * 8000 * seconds)
-
-
 class SoftPhone:
     """One consultant's phone: ``await phone.start()``, then wait for events, then ``await phone.stop()``."""
 
@@ -111,8 +102,6 @@ class SoftPhone:
 
     def _write_config(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        silence = self.folder / "silence.wav"
-        _silence(silence)
         host, port = self.asterisk
         (self.folder / "config").write_text(
             "\n".join(
@@ -122,7 +111,9 @@ class SoftPhone:
                     "sip_transports udp",
                     "net_interface 127.0.0.1",
                     f"rtp_ports {self.rtp_ports[0]}-{self.rtp_ports[1]}",
-                    f"audio_source aufile,{silence}",
+                    # The phone's voice is what it hears (aubridge: source and player joined), so it never
+                    # ends; an aufile source ends the call when the file ends.
+                    "audio_source aubridge,nil",
                     "audio_player aubridge,nil",
                     "audio_alert aubridge,nil",
                     "ausrc_srate 8000",

@@ -121,8 +121,9 @@ def render_queue_extensions(queues: Queues) -> str:
         "[hotline-callback-connect]",
         "exten => s,1,UserEvent(HotlineCallbackDialing,Id: ${HOTLINE_CALLBACK_ID})",
         " same => n,Dial(Local/s@hotline-outbound/n,${FILTER(0-9,${HOTLINE_CALLBACK_RING})})",
-        " same => n,UserEvent(HotlineCallbackResult,Id: ${HOTLINE_CALLBACK_ID},Status: ${DIALSTATUS})",
         " same => n,Hangup()",
+        "; Whoever hangs up (the caller, the consultant), the result is told once, as the channel ends.",
+        "exten => h,1,UserEvent(HotlineCallbackResult,Id: ${HOTLINE_CALLBACK_ID},Status: ${DIALSTATUS})",
     ]
     return "\n".join(lines) + "\n"
 

@@ -61,12 +61,12 @@ class Placement:
 
 def placeholder_originate(
     placement: Placement, *, whisper: str, max_penalty: int, ring_seconds: int
-) -> actions.Originate:
+) -> actions.QueuedOriginate:
     """The AMI Originate of the placeholder: its queue half waits in ``placement.queue`` (at ``position``, or
     last), and once a consultant takes it the other half runs ``[hotline-callback-connect]``, which dials the
     caller over the outbound trunk (``HOTLINE_OUTBOUND_NUMBER``, inherited by the outbound Local channel)."""
     position = "" if placement.position is None else str(placement.position)
-    return actions.Originate(
+    return actions.QueuedOriginate(
         channel=f"Local/hold@{HOLD_CONTEXT}/n",
         context=CONNECT_CONTEXT,
         exten="s",

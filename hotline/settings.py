@@ -46,8 +46,10 @@ class Settings:
     audiosocket_port: int = 4574
     # Speech recognition: a Vosk model folder (production: the Polish model); empty = speech off, keys only.
     speech_model_path: str = ""
-    # Recognition streams at once (each a thread); a caller asked while all are busy gets the keys at once.
+    # Recognition streams at once; a caller asked while all are busy gets the keys at once.
     speech_streams: int = 4
+    # Recogniser processes the streams are spread over (each loads the model once: its memory each).
+    speech_processes: int = 2
     # The callers' languages (comma-separated) that the model understands: others get the keys only.
     speech_languages: str = "pl"
 
@@ -97,6 +99,11 @@ class Settings:
     menu_file: Path = PROJECT_ROOT / "ivr" / "menu.yaml"
     hours_file: Path = PROJECT_ROOT / "ivr" / "hours.yaml"
     prompts_file: Path = PROJECT_ROOT / "recordings" / "prompts.yaml"
+    # While waiting in a consultants' queue (ivr/waiting.py): seconds between announcements of the caller's
+    # place and expected wait (0: none); the handle time (talk and wrap-up) assumed for a queue without
+    # history yet.
+    wait_announce_seconds: float = 45.0
+    wait_default_handle_seconds: float = 300.0
     # The sample of the local labour offices' directory: what `hotline offices import` loads without a FILE.
     labour_offices_file: Path = PROJECT_ROOT / "hotline" / "labour_offices" / "offices.csv"
     # ECAM/OHP reached over the trunk instead of its queue (transfers and the code 76): a phone number
@@ -143,6 +150,10 @@ class Settings:
                 raise ValueError(f"{name} must be at least 1")
         if self.live_stream_hours < 1:
             raise ValueError("live_stream_hours must be at least 1")
+        if self.wait_announce_seconds < 0:
+            raise ValueError("wait_announce_seconds may not be negative")
+        if self.wait_default_handle_seconds <= 0:
+            raise ValueError("wait_default_handle_seconds must be above 0")
 
     @property
     def keep_withheld_numbers(self) -> bool:

@@ -164,8 +164,11 @@ class Dialog:
 
     async def ask_spoken(self, items: Sequence[Item], phrases: Sequence[str]) -> Listened:
         """Play a question that may be answered in words (one of ``phrases``) or by a key: a key typed ahead
-        or pressed during the question answers at once, without listening; so does one pressed while
-        listening. Without speech (or while every recognition stream is busy) the outcome says so at once."""
+        answers at once, without listening; a key pressed during the question or while listening answers
+        at once too. The question is played over the AudioSocket while the caller is already heard, so
+        words said over it count (barge-in by voice); when its prompts cannot be played that way (digits
+        read out, a prompt file this side cannot read), Asterisk plays it first and a key cuts it. Without
+        speech (or while every recognition stream is busy) the outcome says so at once."""
         if self.pending is not None:
             typed_ahead, self.pending = self.pending, None
             return Listened("key", key=typed_ahead)
@@ -175,10 +178,15 @@ class Dialog:
         if stream is None:
             return Listened("busy")
         with stream:
-            key = await self.play(items, interruptible=True)
-            if key is not None:
-                return Listened("key", key=key)
-            listened = await self.speech.listen(self.channel, stream)
+            prompts = [(i.language, i.prompt_id) for i in items if isinstance(i, Prompt)]
+            audio = await self.speech.prompt_audio(prompts) if len(prompts) == len(items) else None
+            if audio is not None:
+                listened = await self.speech.listen(self.channel, stream, prompt=audio)
+            else:
+                key = await self.play(items, interruptible=True)
+                if key is not None:
+                    return Listened("key", key=key)
+                listened = await self.speech.listen(self.channel, stream)
         if listened.key is not None:
             self.keys_pressed += 1
         return listened

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -19,6 +19,7 @@ import yaml
 
 from hotline.datafiles import DuplicateKeyError, load_yaml
 from ivr.prompts import PromptCatalog
+from ivr.speech import polish
 
 MENU_VERSION = 1
 
@@ -65,6 +66,24 @@ class ReturningCallerNode:
     next: str
 
 
+# Caller languages whose phrases are inflected for the grammar and lemmatised for the intent matcher.
+INFLECTED_LANGUAGES = frozenset({"pl"})
+
+
+def _with_inflected_forms(phrases: Mapping[str, str]) -> dict[str, str]:
+    """The data's phrases (phrase → intent) and their inflected forms; a form that is a phrase of the data,
+    or a form of phrases of different intents, is left to the data (or out)."""
+    forms: dict[str, set[str]] = {}
+    for phrase, intent in phrases.items():
+        for form in polish.inflected_forms(phrase)[1:]:
+            forms.setdefault(form, set()).add(intent)
+    extended = dict(phrases)
+    for form, meant in forms.items():
+        if form not in extended and len(meant) == 1:
+            extended[form] = next(iter(meant))
+    return extended
+
+
 def normalise_phrase(text: str) -> str:
     """A phrase as it is compared with what the recogniser heard: lower case, single spaces."""
     return " ".join(text.lower().split())
@@ -76,21 +95,33 @@ class SpeechQuestion:
 
     ``intents`` map, per caller language, each phrase (normalised) to an intent: a key of the node's options
     (the answer goes where the key goes) or a node of its own (a virtual advisor's answer, which has no key).
+    For a language with a morphology (Polish: :mod:`ivr.speech.polish`) they also hold the phrases'
+    inflected forms, generated when the menu is loaded, and ``lemmatised`` the phrases of the data as lemmas,
+    so that an answer in any form of a phrase means its intent.
     """
 
     # Prompt id of the question; None: the node's own intro and prompts ask it (an advisor's answer, which
     # ends "press 0 or say 'konsultant'").
     question: str | None
     retry: str | None  # prompt id: the one re-prompt after silence or an answer not understood; None: none
-    intents: Mapping[str, Mapping[str, str]]  # language → phrase → intent (a key, or a node id)
+    intents: Mapping[str, Mapping[str, str]]  # language → phrase or form → intent (a key, or a node id)
     min_confidence: float
+    # language → (the data's phrase as lemmas, its intent), for languages with a morphology
+    lemmatised: Mapping[str, tuple[tuple[tuple[frozenset[str], ...], str], ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
 
     def phrases(self, language: str) -> tuple[str, ...]:
         return tuple(self.intents.get(language, {}))
 
     def intent_for(self, language: str, text: str) -> str | None:
-        """The intent an answer means (a key, or a node id), or None."""
-        return self.intents.get(language, {}).get(normalise_phrase(text))
+        """The intent an answer means (a key, or a node id), or None: a phrase or one of its forms, else
+        (with a morphology) any form of a phrase, word by word, that means one intent only."""
+        said = normalise_phrase(text)
+        intent = self.intents.get(language, {}).get(said)
+        if intent is None and language in self.lemmatised:
+            intent = polish.best_intent(self.lemmatised[language], said)
+        return intent
 
     def node_intents(self) -> frozenset[str]:
         """The intents that are nodes, not keys."""
@@ -499,6 +530,11 @@ class _Loader:
                             f"{what}: {said!r} already means {known[said]!r} in {language!r}", node_id
                         )
                     known[said] = key
+        lemmatised: dict[str, tuple[tuple[tuple[frozenset[str], ...], str], ...]] = {}
+        for language in INFLECTED_LANGUAGES & intents.keys():
+            data_phrases = intents[language]
+            intents[language] = _with_inflected_forms(data_phrases)
+            lemmatised[language] = tuple((polish.lemmas(p), i) for p, i in data_phrases.items())
         return SpeechQuestion(
             question=None
             if raw.get("question") is None
@@ -506,6 +542,7 @@ class _Loader:
             retry=None if raw.get("retry") is None else self._prompt(raw["retry"], "speech.retry", node_id),
             intents=MappingProxyType({lang: MappingProxyType(p) for lang, p in intents.items()}),
             min_confidence=float(confidence),
+            lemmatised=MappingProxyType(lemmatised),
         )
 
     def _check_references(self, menu: Menu) -> None:

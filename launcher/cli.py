@@ -140,12 +140,15 @@ def _migrate(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _prompts(settings: Settings, _args: argparse.Namespace) -> int:
+    from ivr.prompts import PromptCatalog
     from ivr.prompts.budget import check_built_prompts
     from launcher.runner import build_prompts
 
     out = build_prompts(settings)
     report = check_built_prompts(settings)
     print(report.table())
+    for prompt_id, note in PromptCatalog.load(settings.prompts_file).reviews.items():
+        print(f"awaiting review by {note}: {prompt_id}")
     for overrun in report.overruns:
         print(f"over budget: {overrun}", file=sys.stderr)
     if not report.ok:

@@ -29,6 +29,7 @@ from hotline.clock import Clock, utc_now
 from hotline.consultants import ConsultantPhones, Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
+from hotline.handle_times import HandleTimes
 from hotline.labour_offices import LabourOfficeDirectory
 from hotline.live import LiveState
 from hotline.queues import Queues
@@ -38,11 +39,13 @@ from hotline.trunks import load_trunks
 from ivr.callback_dialer import CallbackDialer
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
 from ivr.hours import load_hours
+from ivr.prompts import PromptCatalog
 from ivr.routes import build_routes
 from ivr.services import IvrServices, load_ivr_services
 from ivr.speech.listen import SpeechListener
 from ivr.speech.recognizer import SpeechRecognition
 from ivr.speech.server import AudioSocketServer
+from ivr.waiting import WaitingAnnouncer, check_prompts
 from launcher.watchdog import heartbeat
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,9 @@ class Hotline:
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
     speech: SpeechListener | None = None
+    # Announcements to callers waiting in a queue (their own AMI connection); None when switched off.
+    waiting: WaitingAnnouncer | None = None
+    waiting_ami: AmiClient | None = None
     consultants: Consultants | None = None
     consultant_states: ConsultantStates | None = None
     case_cards: CaseCards | None = None
@@ -206,6 +212,7 @@ class Hotline:
         await self.listener_ami.start()
         if self.manage_asterisk:
             await self.listener_ami.wait_connected()
+        await self.start_waiting(queues)
         if self.tools_ami:
             self.ami = AmiClient(settings)
             await self.ami.start()
@@ -237,20 +244,43 @@ class Hotline:
         )
         await self.agi.start()
 
+    async def start_waiting(self, queues: Queues) -> None:
+        """Announcements of the place in line and the expected wait (settings wait_announce_seconds)."""
+        settings = self.settings
+        if settings.wait_announce_seconds <= 0:
+            return
+        assert self.services is not None
+        catalog = PromptCatalog.load(settings.prompts_file)
+        check_prompts(catalog)
+        self.waiting_ami = AmiClient(settings)
+        self.waiting = WaitingAnnouncer(
+            self.waiting_ami,
+            HandleTimes(settings.redis_url, prefix=settings.redis_prefix),
+            sounds_dir=self.services.sounds_dir,
+            languages=catalog.languages,
+            period_s=settings.wait_announce_seconds,
+            default_handle_s=settings.wait_default_handle_seconds,
+            wrapup_s=queues.wrapup_seconds,
+        )
+        await self.waiting.start()
+        await self.waiting_ami.start()
+
     async def start_speech(self) -> None:
         """Load the speech model (none configured: speech is off) and open the AudioSocket server."""
         settings = self.settings
-        recognition = await SpeechRecognition.load(settings.speech_model_path, settings.speech_streams)
+        recognition = await SpeechRecognition.load(
+            settings.speech_model_path, settings.speech_streams, settings.speech_processes
+        )
         if recognition is None:
             return
         server = AudioSocketServer(settings.audiosocket_host, settings.audiosocket_port)
         await server.start()
-        self.speech = SpeechListener(server, recognition)
+        self.speech = SpeechListener(server, recognition, prompts_dir=settings.prompts_dir)
 
     async def stop_speech(self) -> None:
         if self.speech is not None:
             await self.speech.server.close()
-            self.speech.recognition.close()
+            await self.speech.recognition.close()
             self.speech = None
 
     async def stop_agi(self) -> None:
@@ -273,6 +303,11 @@ class Hotline:
             await self.callbacks.close()
         if self.listener_ami is not None:
             await self.listener_ami.close()
+        if self.waiting is not None:
+            await self.waiting.close()
+            await self.waiting.handle_times.close()
+        if self.waiting_ami is not None:
+            await self.waiting_ami.close()
         await self.stop_agi()
         await self.stop_speech()
         if self.live is not None:

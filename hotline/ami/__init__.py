@@ -5,10 +5,12 @@ from hotline.ami import actions
 from hotline.ami.actions import AmiAction, AmiResponse, UnsafeAmiValue
 from hotline.ami.client import AmiClient, AmiError
 from hotline.ami.events import (
+    AgentComplete,
     AgentConnect,
     AgentRingNoAnswer,
     AgiExec,
     AmiEvent,
+    ChanSpyStart,
     FullyBooted,
     Hangup,
     Newchannel,
@@ -16,11 +18,14 @@ from hotline.ami.events import (
     Newstate,
     QueueCallerJoin,
     QueueCallerLeave,
+    QueueEntry,
+    QueueMember,
     UserEvent,
     parse_event,
 )
 
 __all__ = [
+    "AgentComplete",
     "AgentConnect",
     "AgentRingNoAnswer",
     "AgiExec",
@@ -29,6 +34,7 @@ __all__ = [
     "AmiError",
     "AmiEvent",
     "AmiResponse",
+    "ChanSpyStart",
     "FullyBooted",
     "Hangup",
     "Newchannel",
@@ -36,6 +42,8 @@ __all__ = [
     "Newstate",
     "QueueCallerJoin",
     "QueueCallerLeave",
+    "QueueEntry",
+    "QueueMember",
     "UnsafeAmiValue",
     "UserEvent",
     "actions",

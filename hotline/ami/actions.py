@@ -154,6 +154,14 @@ class Status(AmiAction):
 
 
 @dataclass(frozen=True)
+class QueuedOriginate(Originate):
+    """An Originate whose answer is only "successfully queued": what becomes of the call is followed in its
+    events (a placeholder may wait hours for its answer; :class:`Originate` waits for it)."""
+
+    as_list: ClassVar[bool | None] = False
+
+
+@dataclass(frozen=True)
 class Hangup(AmiAction):
     action: ClassVar[str] = "Hangup"
     channel: str = header("Channel")
@@ -186,11 +194,11 @@ class Setvar(AmiAction):
 
 @dataclass(frozen=True)
 class Getvar(AmiAction):
-    """Read a channel's variable (the answer's ``Value`` field; empty when not set)."""
+    """Read a variable (or a function such as ``CHANNEL(language)``) of a channel."""
 
     action: ClassVar[str] = "Getvar"
-    channel: str = header("Channel")
     variable: str = header("Variable")
+    channel: str | None = header("Channel", None)
 
 
 @dataclass(frozen=True)

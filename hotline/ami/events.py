@@ -55,11 +55,56 @@ class Hangup(AmiEvent):
 class QueueCallerJoin(AmiEvent):
     queue: str
     position: int
+    # The channel's language (CHANNEL(language), which the dialplan sets to the caller's choice).
+    language: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class QueueCallerLeave(AmiEvent):
     queue: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentComplete(AmiEvent):
+    """A consultant's call from a queue ended: the caller's channel, and the consultant's talk time."""
+
+    queue: str
+    member: str  # the member's interface
+    talk_time: int | None  # seconds
+    hold_time: int | None  # seconds the caller waited
+    reason: str  # caller | agent | transfer
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueMember(AmiEvent):
+    """A consultant in a queue, as ``QueueStatus`` lists them (no channel: ``uniqueid`` is empty)."""
+
+    queue: str
+    interface: str
+    member_name: str
+    # The device state: 1 not in use, 2 in use, 3 busy, 4 invalid, 5 unavailable, 6 ringing…
+    status: int | None
+    paused: bool
+    in_call: bool
+    last_call: int | None  # when their last call ended, seconds since the epoch (0: none yet)
+    wrapup_time: int | None  # the member's own wrap-up time in seconds (0: the queue's)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QueueEntry(AmiEvent):
+    """A caller waiting in a queue, as ``QueueStatus`` lists them."""
+
+    queue: str
+    position: int
+    wait: int | None  # seconds waited so far
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChanSpyStart(AmiEvent):
+    """A channel (``channel``, ``uniqueid``) starts spying on (or whispering to) another."""
+
+    spyee_channel: str
+    spyee_uniqueid: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +189,10 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
     }
     if name == "FullyBooted":
         return FullyBooted(**base)
+    if name == "QueueMember":
+        return _queue_member(base, headers)
+    if name == "ChanSpyStart":
+        return _chanspy_start(base, headers)
     if not base["uniqueid"]:
         return None
     if name == "Newchannel":
@@ -167,7 +216,24 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
         return Hangup(**base, cause=_int(headers.get("cause")), cause_txt=headers.get("cause-txt", ""))
     if name == "QueueCallerJoin":
         return QueueCallerJoin(
-            **base, queue=headers.get("queue", ""), position=_int(headers.get("position")) or 0
+            **base,
+            queue=headers.get("queue", ""),
+            position=_int(headers.get("position")) or 0,
+            language=headers.get("language", ""),
+        )
+    if name == "QueueEntry":
+        position = _int(headers.get("position"))
+        if position is None or not headers.get("queue"):
+            return None
+        return QueueEntry(**base, queue=headers["queue"], position=position, wait=_int(headers.get("wait")))
+    if name == "AgentComplete":
+        return AgentComplete(
+            **base,
+            queue=headers.get("queue", ""),
+            member=headers.get("interface", ""),
+            talk_time=_int(headers.get("talktime")),
+            hold_time=_int(headers.get("holdtime")),
+            reason=headers.get("reason", ""),
         )
     if name == "QueueCallerLeave":
         return QueueCallerLeave(**base, queue=headers.get("queue", ""))
@@ -196,3 +262,33 @@ def parse_event(frame: Mapping[str, Any]) -> AmiEvent | None:
             result=headers.get("result", ""),
         )
     return None
+
+
+def _queue_member(base: dict[str, Any], headers: Mapping[str, str]) -> QueueMember | None:
+    queue = headers.get("queue", "")
+    interface = headers.get("stateinterface") or headers.get("location") or headers.get("interface", "")
+    if not queue or not interface:
+        return None
+    return QueueMember(
+        **base,
+        queue=queue,
+        interface=interface,
+        member_name=headers.get("name", headers.get("membername", "")),
+        status=_int(headers.get("status")),
+        paused=headers.get("paused", "0") not in ("0", "", "false", "no"),
+        in_call=headers.get("incall", "0") not in ("0", "", "false", "no"),
+        last_call=_int(headers.get("lastcall")),
+        wrapup_time=_int(headers.get("wrapuptime")),
+    )
+
+
+def _chanspy_start(base: dict[str, Any], headers: Mapping[str, str]) -> ChanSpyStart | None:
+    spyer = headers.get("spyeruniqueid", "")
+    spyee = headers.get("spyeeuniqueid", "")
+    if not spyer or not spyee:
+        return None
+    return ChanSpyStart(
+        **{**base, "uniqueid": spyer, "channel": headers.get("spyerchannel", "")},
+        spyee_channel=headers.get("spyeechannel", ""),
+        spyee_uniqueid=spyee,
+    )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from hotline.datafiles import read_data_file
 
 PROMPT_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+REVIEW = "review"  # a prompt's field beside its languages: its texts await someone's review
 
 
 class PromptError(Exception):
@@ -55,6 +56,8 @@ class PromptCatalog:
     languages: tuple[str, ...]
     texts: Mapping[str, Mapping[str, str]]
     budgets: PromptBudgets | None = None
+    # Prompts whose texts await a review (a prompt's ``review:`` field): prompt id → whose, and what.
+    reviews: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -79,8 +82,8 @@ class PromptCatalog:
 
     @classmethod
     def from_data(cls, data: Any, *, origin: str = "prompts") -> PromptCatalog:
-        """Validate parsed YAML: every prompt has a non-empty text in every language, budgets if any, and
-        nothing else."""
+        """Validate parsed YAML: every prompt has a non-empty text in every language (and maybe a ``review``
+        note: its texts await someone's review), budgets if any, and nothing else."""
         if not isinstance(data, dict) or not {"languages", "prompts"} <= set(data) <= _TOP_FIELDS:
             raise PromptError(
                 f"{origin}: expected a mapping with exactly 'languages' and 'prompts' (and maybe 'budgets')"
@@ -97,6 +100,7 @@ class PromptCatalog:
         if not isinstance(prompts, dict) or not prompts:
             raise PromptError(f"{origin}: 'prompts' must be a non-empty mapping of prompt ids")
         texts: dict[str, Mapping[str, str]] = {}
+        reviews: dict[str, str] = {}
         for prompt_id, by_language in prompts.items():
             if not isinstance(prompt_id, str) or not PROMPT_ID.fullmatch(prompt_id):
                 raise PromptError(
@@ -104,7 +108,14 @@ class PromptCatalog:
                 )
             if not isinstance(by_language, dict):
                 raise PromptError(f"{origin}: prompt {prompt_id!r} must map each language to its text")
-            unknown = sorted(str(lang) for lang in by_language if lang not in languages)
+            if REVIEW in by_language:
+                note = by_language[REVIEW]
+                if not isinstance(note, str) or not normalize_text(note):
+                    raise PromptError(
+                        f"{origin}: prompt {prompt_id!r}: 'review' must say whose review it awaits"
+                    )
+                reviews[prompt_id] = normalize_text(note)
+            unknown = sorted(str(lang) for lang in by_language if lang not in languages and lang != REVIEW)
             if unknown:
                 raise PromptError(f"{origin}: prompt {prompt_id!r} has unknown language(s) {unknown}")
             checked: dict[str, str] = {}
@@ -115,7 +126,12 @@ class PromptCatalog:
                 checked[lang] = normalize_text(text)
             texts[prompt_id] = MappingProxyType(checked)
         budgets = None if data.get("budgets") is None else _budgets(data["budgets"], texts, origin)
-        return cls(languages=tuple(languages), texts=MappingProxyType(texts), budgets=budgets)
+        return cls(
+            languages=tuple(languages),
+            texts=MappingProxyType(texts),
+            budgets=budgets,
+            reviews=MappingProxyType(reviews),
+        )
 
 
 _TOP_FIELDS = frozenset({"languages", "prompts", "budgets"})

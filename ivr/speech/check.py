@@ -47,7 +47,7 @@ async def check_speech(
     and ``grammar``. Raises :class:`ivr.speech.recognizer.SpeechModelError` for a model that does not load,
     ``ValueError`` when no model is configured."""
     started = time.monotonic()
-    recognition = await SpeechRecognition.load(model_path, streams=1)
+    recognition = await SpeechRecognition.load(model_path, streams=1, processes=1)
     if recognition is None:
         raise ValueError("no speech model configured (speech_model_path / HOTLINE_SPEECH_MODEL_PATH)")
     loaded = time.monotonic()
@@ -73,4 +73,4 @@ async def check_speech(
             audio_seconds=len(audio) / 16000,
         )
     finally:
-        recognition.close()
+        await recognition.close()

@@ -11,6 +11,7 @@ import random
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,14 +20,14 @@ import yaml
 from devtools.carrier import Carrier, CarrierAccount
 from devtools.phones import SoftPhone, phone_ports
 from devtools.testcall import TestCallResult, place_test_call, press, random_caller
-from hotline.ami import AgentConnect, AmiEvent, UserEvent, actions
+from hotline.ami import AgentConnect, AmiEvent, QueueCallerJoin, UserEvent, actions
 from hotline.callbacks import CallbackStore
 from hotline.consultants import ConsultantInfo, parse_skill
-from hotline.db import ConsoleUser
+from hotline.db import CallbackRequest, ConsoleUser
 from hotline.settings import PROJECT_ROOT, free_ports, load_settings
 from ivr.callback_dialer import CallbackDialer
 from launcher.runner import Hotline
-from tests.e2e.conftest import eventually, running_hotline
+from tests.e2e.conftest import WORKING_DAY, TestClock, eventually, running_hotline
 from tests.e2e.test_trunks import write_trunks_file
 
 pytestmark = pytest.mark.skipif(
@@ -216,23 +217,43 @@ async def test_an_unanswered_call_back_is_retried_and_a_second_request_is_not_st
     caller = await waiting_caller(hotline, number)
     await press(hotline.ami, caller, hotline.callbacks.queues.callback_key)
     await eventually(lambda: waiting_request(hotline, number), what="the placeholder waits")
-    # The same number asks again while the first request is active: nothing new is stored.
-    again = await waiting_caller(hotline, number)
-    await press(hotline.ami, again, hotline.callbacks.queues.callback_key)
+    # The same number asks again while the first request is active: nothing new is stored, and the caller is
+    # back in the queue at their place; then they hang up.
+    async with watching(hotline) as events:
+        again = await waiting_caller(hotline, number)
+        await press(hotline.ami, again, hotline.callbacks.queues.callback_key)
+
+        joins = 0
+
+        async def back_in_the_queue() -> bool:
+            nonlocal joins
+            while not events.empty():
+                event = events.get_nowait()
+                joins += isinstance(event, QueueCallerJoin) and event.uniqueid == again.uniqueid
+            return joins >= 2  # joined, pressed the key, joined again
+
+        await eventually(back_in_the_queue, what="the second request refused, the caller back in the queue")
+    assert len(await hotline.callbacks.store.requests_for(number)) == 1
+    await hang_up(hotline, again.uniqueid or "")
     await log_in(hotline, consultant)
     try:
         store = hotline.callbacks.store
 
-        async def failed() -> bool:
+        async def status_is(status: str, attempts: int) -> bool:
             (request,) = await store.requests_for(number)
-            return request.status == "failed"
+            return (request.status, request.attempts) == (status, attempts)
 
-        await eventually(failed, timeout=120, what="both attempts made")
+        await eventually(lambda: status_is("pending", 1), timeout=60, what="the first attempt unanswered")
+        # The retry waits callback_retry_seconds on the hotline's clock (pinned in these tests): move it on.
+        assert isinstance(hotline.clock, TestClock)
+        hotline.clock.at += timedelta(seconds=5)
+        await eventually(lambda: status_is("failed", 2), timeout=60, what="the second attempt unanswered")
         (request,) = await store.requests_for(number)
         history = await store.history(request.id)
         assert [(a.attempt, a.result) for a in history] == [(1, "no_answer"), (2, "no_answer")]
     finally:
-        await hang_up(hotline, again.uniqueid or "")
+        if isinstance(hotline.clock, TestClock):
+            hotline.clock.at = WORKING_DAY
         await log_out(hotline, consultant)
 
 
@@ -288,6 +309,44 @@ async def test_a_call_back_waiting_while_the_dialer_restarts_is_made_once(
             event = Carrier.received(at_carrier.get_nowait())
             calls += event is not None and event.fields.get("Number") == number
         assert calls == 0  # no second call after the first was received
+    finally:
+        carrier.ami.unsubscribe(at_carrier)
+        await log_out(hotline, consultant)
+
+
+async def test_an_after_hours_request_is_called_back_at_opening_when_a_consultant_is_free(
+    setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
+) -> None:
+    """The IVR's after-hours requests wait for the opening and a free consultant, then get a placeholder at
+    the end of their topic's queue: the consultant who takes it calls the caller back over the trunk."""
+    hotline, carrier, _phone, consultant = setup
+    assert hotline.callbacks is not None and hotline.consultants is not None
+    number = random_caller()
+    async with hotline.consultants.sessions() as session, session.begin():
+        session.add(
+            CallbackRequest(
+                number=number, topic="jobs", consent=True, status="pending", pending_key=f"{number}|jobs"
+            )
+        )
+    store = hotline.callbacks.store
+    assert [r.status for r in await store.requests_for(number)] == ["pending"]  # no consultant is free
+    at_carrier = carrier.subscribe()
+    try:
+        async with watching(hotline) as events:
+            await log_in(hotline, consultant)
+            connect = await next_connect(events)
+            assert connect.uniqueid.startswith("cb-")
+            await received_by_carrier(carrier, at_carrier, number)
+            await hang_up(hotline, connect.uniqueid[:-2])
+
+        async def done() -> bool:
+            (request,) = await store.requests_for(number)
+            return request.status == "done"
+
+        await eventually(done, what="the after-hours call-back made")
+        (request,) = await store.requests_for(number)
+        assert request.kind == "after_hours"
+        assert [(a.attempt, a.result) for a in await store.history(request.id)] == [(1, "answered")]
     finally:
         carrier.ami.unsubscribe(at_carrier)
         await log_out(hotline, consultant)

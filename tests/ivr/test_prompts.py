@@ -124,6 +124,8 @@ BUDGETS = {
          "unknown language(s) ['de']"),
         ({"languages": ["pl"], "prompts": {"Greeting!": {"pl": "x"}}}, "prompt id 'Greeting!'"),
         ({"languages": ["pl"], "prompts": {"greeting": "Dzień dobry."}}, "must map each language"),
+        ({"languages": ["pl"], "prompts": {"a": {"pl": "x", "review": " "}}}, "'review' must say whose"),
+        ({"languages": ["pl"], "prompts": {"a": {"pl": "x", "review": True}}}, "'review' must say whose"),
         ({"languages": [], "prompts": {}}, "'languages' must be a non-empty list"),
         ({"languages": ["pl", "pl"], "prompts": {"a": {"pl": "x"}}}, "distinct"),
         ({"languages": ["pl"], "prompts": {}}, "'prompts' must be a non-empty mapping"),
@@ -346,3 +348,18 @@ def test_the_command_line_reports_a_bad_source(tmp_path: Path) -> None:
     bad = tmp_path / "prompts.yaml"
     bad.write_text("languages: [pl]\nprompts: {greeting: {pl: ''}}\n", encoding="utf-8")
     assert main(["--source", str(bad), "--out", str(tmp_path / "out")]) == 1
+
+
+def test_a_prompt_may_await_a_review() -> None:
+    catalog = PromptCatalog.from_data(
+        {"languages": ["pl"], "prompts": {"a": {"pl": "x", "review": "the  content owner"}, "b": {"pl": "y"}}}
+    )
+    assert dict(catalog.reviews) == {"a": "the content owner"}
+    assert catalog.text("a", "pl") == "x"  # the note is no text
+
+
+def test_the_advisor_answers_await_the_content_owners_review() -> None:
+    reviews = PromptCatalog.load(DEFAULT_SOURCE).reviews
+    advisors = {"advisor_documents", "advisor_benefit", "advisor_hours", "advisor_return"}
+    assert set(reviews) == advisors
+    assert all("content owner" in note for note in reviews.values())

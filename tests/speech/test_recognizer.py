@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from ivr.speech.recognizer import Heard, SpeechModelError, SpeechRecognition, grammar_json
+from ivr.speech.recognizer import (
+    Heard,
+    RecognitionFailed,
+    SpeechModelError,
+    SpeechRecognition,
+    grammar_json,
+)
 from tests.speech.voices import CONSULTANT, HELLO, RELIABLE, THANK_YOU, WORK_ABROAD, model_path, pcm, spoken
 
 FRAME = 320
@@ -25,7 +33,7 @@ async def recognition() -> AsyncIterator[SpeechRecognition]:
     loaded = await SpeechRecognition.load(str(model_path()), streams=2)
     assert loaded is not None
     yield loaded
-    loaded.close()
+    await loaded.close()
 
 
 async def recognise(
@@ -135,3 +143,67 @@ async def test_no_model_means_speech_is_off(caplog: pytest.LogCaptureFixture) ->
 async def test_a_folder_that_is_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SpeechModelError, match="not a Vosk model folder"):
         await SpeechRecognition.load(str(tmp_path), streams=2)
+
+
+async def test_the_model_is_loaded_once_per_recogniser_process(recognition: SpeechRecognition) -> None:
+    """Recognition runs in processes of its own (the streams are spread over them), not in this one."""
+    assert len(recognition.pids) == 2
+    assert os.getpid() not in recognition.pids
+    first, second = recognition.stream(RELIABLE), recognition.stream(RELIABLE)
+    assert first is not None and second is not None
+    with first, second:
+        assert {first.process_id, second.process_id} == set(recognition.pids)
+
+
+async def wait_for_replacement(recognition: SpeechRecognition, gone: int) -> None:
+    async with asyncio.timeout(30):
+        await recognition.all_up()
+    assert gone not in recognition.pids
+    assert len(recognition.pids) == recognition.process_count
+
+
+async def test_a_crashed_recogniser_process_fails_its_stream_and_is_replaced(
+    voices: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    audio = pcm(spoken(HELLO, voices)) + bytes(8000)
+    recognition = await SpeechRecognition.load(str(model_path()), streams=2, processes=1)
+    assert recognition is not None
+    try:
+        stream = recognition.stream(RELIABLE)
+        assert stream is not None
+        with stream:
+            await stream.accept(audio[:BATCH])
+            (crashed,) = recognition.pids
+            os.kill(crashed, signal.SIGKILL)
+            with pytest.raises(RecognitionFailed):
+                for start in range(BATCH, len(audio), BATCH):
+                    await stream.accept(audio[start : start + BATCH])
+                await stream.result()
+        assert recognition.busy == 0
+        await wait_for_replacement(recognition, crashed)
+        assert f"speech recogniser process {crashed} ended" in caplog.text
+        assert recognition.replaced == 1
+        heard = await recognise(recognition, audio)  # the replacement recognises as before
+        assert heard.text == HELLO
+    finally:
+        await recognition.close()
+    assert recognition.pids == []
+
+
+async def test_a_stalled_recogniser_process_is_a_bounded_wait_and_is_replaced(voices: Path) -> None:
+    audio = pcm(spoken(HELLO, voices)) + bytes(8000)
+    recognition = await SpeechRecognition.load(
+        str(model_path()), streams=2, processes=1, request_timeout_s=1.0
+    )
+    assert recognition is not None
+    try:
+        stream = recognition.stream(RELIABLE)
+        assert stream is not None
+        (stalled,) = recognition.pids
+        os.kill(stalled, signal.SIGSTOP)  # it never answers again (and is killed, stopped or not)
+        with stream, pytest.raises(RecognitionFailed, match="stalled"):
+            await stream.accept(audio[:BATCH])
+        await wait_for_replacement(recognition, stalled)
+        assert (await recognise(recognition, audio)).text == HELLO
+    finally:
+        await recognition.close()
