@@ -97,8 +97,11 @@ async def desks(
                 trunks_file=trunks_file,
                 **hotline_ports,
             ) as hotline:
-                await add_desks(hotline, folder, desks)
-                yield hotline, desks, carrier
+                try:
+                    await add_desks(hotline, folder, desks)
+                    yield hotline, desks, carrier
+                finally:
+                    await remove_desks(hotline, desks)
             assert carrier.asterisk.error_lines() == []
         finally:
             for desk in desks.values():
@@ -107,14 +110,15 @@ async def desks(
             await carrier.stop()
 
 
-async def add_desks(hotline: Hotline, folder: Path, desks: dict[str, Desk]) -> None:
-    """The consultants with their phones, registered and logged in to their queues; the local office."""
+async def add_desks(hotline: Hotline, folder: Path, desks: dict[str, Desk], *, prefix: str = "xfer") -> None:
+    """The consultants with their phones, registered and logged in to their queues; the local office. The
+    session's database is shared: the console users' names carry the module's ``prefix``."""
     assert hotline.consultants is not None and hotline.phones is not None
     async with hotline.consultants.sessions() as session, session.begin():
         for name in CONSULTANTS:
             session.add(
                 ConsoleUser(
-                    username=f"xfer_{name}",
+                    username=f"{prefix}_{name}",
                     display_name=f"Konsultant {name}",
                     password_hash="x",
                     role="consultant",
@@ -123,7 +127,7 @@ async def add_desks(hotline: Hotline, folder: Path, desks: dict[str, Desk]) -> N
     passwords = {}
     for name, skills in CONSULTANTS.items():
         info, passwords[name] = await hotline.consultants.add(
-            f"xfer_{name}",
+            f"{prefix}_{name}",
             site="ecam" if name == "ecam" else "centre",
             skills=[parse_skill(s) for s in skills],
         )
@@ -149,6 +153,14 @@ async def add_desks(hotline: Hotline, folder: Path, desks: dict[str, Desk]) -> N
         await hotline.consultant_states.log_in(desk.info, source="console")
     assert hotline.consultants is not None
     await import_lines(hotline.consultants.sessions, [OFFICES_HEADER, OFFICE], full=False)
+
+
+async def remove_desks(hotline: Hotline, desks: dict[str, Desk]) -> None:
+    """Log the module's consultants out and disable them: another hotline of the session (same database)
+    would put them back in its queues when its Asterisk restarts."""
+    assert hotline.consultants is not None
+    for desk in desks.values():
+        await hotline.consultants.set_enabled(desk.info.username, False)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from tests.e2e.test_transfers import (
     events,
     hang_up,
     received_by_carrier,
+    remove_desks,
     stored_card,
 )
 from tests.e2e.test_trunks import write_trunks_file
@@ -64,8 +65,11 @@ async def setup(
                 ecam_external_number=ECAM_NUMBER,
                 **hotline_ports,
             ) as hotline:
-                await add_desks(hotline, folder, desks)
-                yield hotline, desks, carrier
+                try:
+                    await add_desks(hotline, folder, desks, prefix="ecamnr")
+                    yield hotline, desks, carrier
+                finally:
+                    await remove_desks(hotline, desks)
             assert carrier.asterisk.error_lines() == []
         finally:
             for desk in desks.values():
