@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import random
+import re
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
@@ -18,8 +20,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from agent_console.app import create_app
+from agent_console.users import set_password
 from devtools.carrier import Carrier, CarrierAccount
 from devtools.phones import SoftPhone, phone_ports
 from devtools.testcall import TestCallResult, place_test_call
@@ -37,6 +42,7 @@ from hotline.transfers import (
     case_card,
 )
 from launcher.runner import Hotline
+from tests.console.conftest import CSRF, PASSWORD, Account, Client, signed_in
 from tests.e2e.conftest import eventually, running_hotline
 from tests.e2e.test_trunks import write_trunks_file
 
@@ -483,3 +489,47 @@ async def caller_bridged(hotline: Hotline, uniqueid: str) -> bool:
     found = await channels(hotline)
     bridge = next((c.get("BridgeID", "") for c in found if c.get("Uniqueid") == uniqueid), "")
     return bool(bridge) and sum(1 for c in found if c.get("BridgeID") == bridge) >= 2
+
+
+async def test_the_consoles_form_transfers_the_consultants_call_and_the_call_page_shows_the_card(
+    hotline: Hotline, desk: dict[str, Desk]
+) -> None:
+    """The whole path a consultant takes: signed in to the console, the form on the home page, the call
+    page of the transferred call."""
+    assert hotline.consultants is not None and hotline.engine is not None
+    first = desk["first"].info
+    await set_password(hotline.consultants.sessions, first.username, PASSWORD)
+    app = create_app(
+        hotline.settings,
+        engine=hotline.engine,
+        consultant_states=hotline.consultant_states,
+        transfers=hotline.transfers,
+    )
+    client: Client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        await signed_in(client, Account(first.username, first.display_name, "consultant"))
+        async with events(hotline) as seen:
+            call = await answered_call(hotline, seen, desk["first"])
+            assert call.uniqueid is not None
+            try:
+                match = CSRF.search(await (await client.get("/")).text())
+                assert match
+                response = await client.post(
+                    "/transfer",
+                    data={"csrf_token": match.group(1), "target": "training", "mode": "blind", "note": NOTE},
+                    allow_redirects=False,
+                )
+                assert response.status == 303
+                assert re.fullmatch(r"/\?transfer=[0-9]+", response.headers["Location"])
+                await connected_to(seen, desk["training"], uniqueid=call.uniqueid)
+                shown = await (await client.get(response.headers["Location"])).text()
+                assert "Połączenie przekazane" in shown
+            finally:
+                await hang_up(hotline, call)
+        found = await eventually(lambda: call_id(hotline, call.uniqueid or ""), what="the call's record")
+        page = html.unescape(await (await client.get(f"/calls/{found}")).text())
+        assert NOTE in page and "Konsultant first" in page and "bez zapowiedzi, z konsoli" in page
+        assert "szkolenia i staże" in page
+    finally:
+        await client.close()
