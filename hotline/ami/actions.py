@@ -219,16 +219,6 @@ class Redirect(AmiAction):
 
 
 @dataclass(frozen=True)
-class BlindTransfer(AmiAction):
-    """Transfer the other side of ``channel``'s bridge to ``context,exten`` (as the blind transfer)."""
-
-    action: ClassVar[str] = "BlindTransfer"
-    channel: str = header("Channel")
-    context: str = header("Context")
-    exten: str = header("Exten")
-
-
-@dataclass(frozen=True)
 class Atxfer(AmiAction):
     """Start an attended transfer on ``channel`` (as its attended-transfer feature) to ``context,exten``:
     the channel talks to the target first; the transfer completes when it hangs up."""
