@@ -30,8 +30,10 @@ from hotline.ami import AmiClient
 from hotline.clock import Clock, utc_now
 from hotline.consultants import Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
+from hotline.labour_offices import LabourOfficeDirectory
 from hotline.queues import Queues
 from hotline.settings import Settings
+from hotline.transfers import CaseCards, Transfers, TransferTargets
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ def create_app(
     clock: Clock = utc_now,
     language: str = DEFAULT_LANGUAGE,
     consultant_states: ConsultantStates | None = None,
+    transfers: Transfers | None = None,
 ) -> web.Application:
     """The console for ``settings``. Pass ``engine`` to share one with the rest of the process (it is then
     left open); otherwise the console opens its own on startup and closes it on cleanup."""
@@ -77,6 +80,7 @@ def create_app(
     app[keys.ROUTE_ACCESS] = setup_routes(app)
     app.cleanup_ctx.append(_database(engine))
     app.cleanup_ctx.append(_desk(consultant_states))
+    app.cleanup_ctx.append(_transfers(transfers))
     app.cleanup_ctx.append(_sign_in_state)
     app.on_response_prepare.append(add_security_headers)
     return app
@@ -116,6 +120,25 @@ def _desk(shared: ConsultantStates | None) -> Callable[[web.Application], AsyncI
     return desk
 
 
+def _transfers(shared: Transfers | None) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Transfers: the hotline's own when it runs in this process; otherwise over the desk's AMI connection
+    (none: the form refuses, the call page still shows the case cards)."""
+
+    async def transfers(app: web.Application) -> AsyncIterator[None]:
+        cards = shared.cards if shared is not None else CaseCards(app[keys.DB], now=app[keys.CLOCK])
+        app[keys.CASE_CARDS] = cards
+        if shared is not None:
+            app[keys.TRANSFERS] = shared
+        else:
+            states = app[keys.CONSULTANT_STATES]
+            settings = app[keys.SETTINGS]
+            targets = TransferTargets(states.queues, settings, LabourOfficeDirectory(app[keys.DB]))
+            app[keys.TRANSFERS] = Transfers(states.ami, cards, targets)
+        yield
+
+    return transfers
+
+
 async def _sign_in_state(app: web.Application) -> AsyncIterator[None]:
     """The password workers, and the state shared with other console processes (throttling, epochs)."""
     settings = app[keys.SETTINGS]
@@ -151,10 +174,11 @@ async def start_console(
     *,
     engine: AsyncEngine | None = None,
     consultant_states: ConsultantStates | None = None,
+    transfers: Transfers | None = None,
 ) -> web.AppRunner:
     """Serve the console on ``settings.console_host:console_port`` in the running loop; the caller ends it
     with ``await runner.cleanup()``."""
-    app = create_app(settings, engine=engine, consultant_states=consultant_states)
+    app = create_app(settings, engine=engine, consultant_states=consultant_states, transfers=transfers)
     runner = ConsoleRunner(app, access_log_class=AccessLogger)
     await runner.setup()
     site = web.TCPSite(runner, settings.console_host, settings.console_port)

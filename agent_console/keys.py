@@ -19,6 +19,7 @@ from agent_console.throttle import LoginThrottle
 from hotline.clock import Clock
 from hotline.consultants import ConsultantStates
 from hotline.settings import Settings
+from hotline.transfers import CaseCards, Transfers
 
 
 class Role(StrEnum):
@@ -46,6 +47,9 @@ LOGIN_THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 SESSION_EPOCHS = web.AppKey("session_epochs", SessionEpochs)
 # The consultants' states (the desk panel); shared with the hotline when it runs in the same process.
 CONSULTANT_STATES = web.AppKey("consultant_states", ConsultantStates)
+# Transfers from the desk, and the case cards the call page shows.
+TRANSFERS = web.AppKey("transfers", Transfers)
+CASE_CARDS = web.AppKey("case_cards", CaseCards)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from aiohttp import hdrs, web
 
 from agent_console.keys import Access, Role
-from agent_console.views import auth, calls, desk, health, offers, supervisor
+from agent_console.views import auth, calls, desk, health, offers, supervisor, transfer
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -38,6 +38,7 @@ ROUTES: tuple[Route, ...] = (
     Route(hdrs.METH_POST, "/logout", auth.logout, "logout", CONSULTANTS),
     Route(hdrs.METH_GET, "/", calls.home, "home", CONSULTANTS),
     Route(hdrs.METH_POST, "/desk", desk.change_state, "desk", CONSULTANTS),
+    Route(hdrs.METH_POST, "/transfer", transfer.transfer, "transfer", CONSULTANTS),
     Route(hdrs.METH_GET, r"/calls/{call_id:\d{1,12}}", calls.call_detail, "call", CONSULTANTS),
     Route(hdrs.METH_GET, "/supervisor", supervisor.dashboard, "supervisor", SUPERVISORS),
     Route(hdrs.METH_GET, "/offers", offers.search_page, "offers", CONSULTANTS),

@@ -18,6 +18,14 @@ from pathlib import Path
 
 from hotline.queues import RULE_NAME, Queues
 from hotline.settings import PROJECT_ROOT, Settings
+from hotline.transfers import (
+    CALLER_VARIABLE,
+    ECAM,
+    EXTERNAL_EXTENSION,
+    TRANSFER_CONTEXT,
+    ecam_external_number,
+    transfer_codes,
+)
 from hotline.trunks import OUTBOUND_CONTEXT, OUTBOUND_NUMBER_VARIABLE, Trunks, load_trunks
 
 log = logging.getLogger(__name__)
@@ -86,7 +94,15 @@ def render_queue_extensions(queues: Queues) -> str:
         f"exten => s,1,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
         " same => n,Set(__HOTLINE_RECORDED_CALL=${UNIQUEID})",
         " same => n,Set(__HOTLINE_RECORDED_QUEUE=${HOTLINE_ASTERISK_QUEUE})",
-        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,{RECORDING_GOSUB},{RULE_NAME})",
+        # Transfers (hotline/transfers.py): the consultant's channel inherits these from the caller's; a
+        # consultation's channel already carries the caller's uniqueid, which stays.
+        f' same => n,ExecIf($["${{{CALLER_VARIABLE}}}" = ""]?Set(__{CALLER_VARIABLE}=${{UNIQUEID}}))',
+        " same => n,Set(__HOTLINE_CALLER_LANGUAGE=${CHANNEL(language)})",
+        ' same => n,ExecIf($["${HOTLINE_CALLER_TOPIC}" = ""]'
+        "?Set(__HOTLINE_CALLER_TOPIC=${FILTER(a-z_,${HOTLINE_TOPIC})}))",
+        f" same => n,Set(__TRANSFER_CONTEXT={TRANSFER_CONTEXT})",
+        # t: the consultant may transfer the caller (features.conf); the caller may not.
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},t,,,,,{RECORDING_GOSUB},{RULE_NAME})",
         " same => n,Hangup()",
         "",
         "; The call-back key, pressed while waiting (queues.conf: context = hotline-queue-keys): the FastAGI",
@@ -97,7 +113,7 @@ def render_queue_extensions(queues: Queues) -> str:
         " same => n,AGI(agi://${HOTLINE_FASTAGI}/queue-callback,${HOTLINE_QUEUE_POSITION})",
         ' same => n,GotoIf($["${HOTLINE_CALLBACK}" = "booked"]?booked)',
         f" same => n,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
-        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,,,,{RECORDING_GOSUB},{RULE_NAME},{position})",
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},t,,,,,{RECORDING_GOSUB},{RULE_NAME},{position})",
         " same => n(booked),Hangup()",
         "",
         "; The placeholder's queue half: waits where the caller was (or last); the consultant who takes it",
@@ -130,6 +146,37 @@ def render_consultant_codes(queues: Queues) -> str:
     lines += [
         f"exten => {code},1,Gosub(hotline-consultant-code,s,1({action},{reason}))"
         for code, action, reason in codes
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_transfer_extensions(queues: Queues, settings: Settings) -> str:
+    """The dialplan's ``[hotline-transfer]``: a fixed short code per topic (70, 71, …), which the
+    consultants' in-call transfer features and the console reach, and 79, which dials only the
+    number the transfer's case card holds. Each first runs ``[hotline-transfer-card]`` (the case card);
+    a topic's code then queues the caller in that topic, in their own language (``[hotline-queues]``)."""
+    codes = transfer_codes(queues)
+    ecam_number = ecam_external_number(settings)
+    lines = [f"[{TRANSFER_CONTEXT}]"]
+    for topic, code in codes.items():
+        lines.append(f"exten => {code},1,Gosub(hotline-transfer-card,s,1({topic}))")
+        if topic == ECAM and ecam_number is not None:
+            lines += [
+                f" same => n,Set(_HOTLINE_OUTBOUND_NUMBER={ecam_number})",
+                " same => n,Goto(hotline-transfer-external,s,1)",
+            ]
+        else:
+            lines.append(f" same => n,Goto(hotline-queues,{topic},1)")
+    lines += [
+        f"exten => {EXTERNAL_EXTENSION},1,Set(HOTLINE_OUTBOUND_NUMBER=)",
+        f" same => n,Gosub(hotline-transfer-card,s,1({EXTERNAL_EXTENSION}))",
+        # Only the number the route read from the console's case card (set by the services, never typed).
+        ' same => n,GotoIf($["${HOTLINE_OUTBOUND_NUMBER}" = ""]?refused)',
+        " same => n,Set(_HOTLINE_OUTBOUND_NUMBER=${HOTLINE_OUTBOUND_NUMBER})",
+        " same => n,Goto(hotline-transfer-external,s,1)",
+        # No card (services down, a stale id): the caller is not dropped, the default queue takes them.
+        " same => n(refused),UserEvent(HotlineTransferRefused,Reason: no external number)",
+        f" same => n,Goto(hotline-queues,{queues.default},1)",
     ]
     return "\n".join(lines) + "\n"
 
@@ -222,7 +269,13 @@ def generated_includes(
             f"HOTLINE_FASTAGI={settings.fastagi_address}\nHOTLINE_DEFAULT_QUEUE={queues.default}\n"
         ),
         "queues_hotline.conf": render_queues(queues),
-        "extensions_queues.conf": render_queue_extensions(queues) + "\n" + render_consultant_codes(queues),
+        "extensions_queues.conf": (
+            render_queue_extensions(queues)
+            + "\n"
+            + render_consultant_codes(queues)
+            + "\n"
+            + render_transfer_extensions(queues, settings)
+        ),
         "queuerules_hotline.conf": render_queue_rules(queues),
         "manager_instance.conf": f"port = {settings.ami_port}\nbindaddr = {settings.ami_host}\n",
         "manager_users.conf": (

@@ -4,9 +4,10 @@
   caller ID, channel and link to the caller's previous call are cleared; outcome, topic, queue and times stay,
   so the supervisor's figures stay right); menu steps past ``step_retention_days`` are deleted, except each
   call's last (the time in the menu is read from it); call-back requests past ``callback_retention_days``
-  that are no longer pending are deleted.
-- :func:`export_number` (``hotline caller export NUMBER``): everything held about a number (with the
-  metadata of its calls' recordings).
+  that are no longer pending are deleted; transfers' case cards past ``call_retention_days`` are deleted
+  (a consultant's note may say anything about the caller).
+- :func:`export_number` (``hotline caller export NUMBER``): everything held about a number (with its case
+  cards and the metadata of its calls' recordings).
 - :func:`erase_number` (``hotline caller erase NUMBER``): no trace of the number left in the database, in
   the live state or in the recordings of its calls (:mod:`hotline.recordings`; files deleted, rows marked).
 
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from hotline.callbacks import ACTIVE
-from hotline.db.models import Call, CallbackRequest, CallStep, Recording
+from hotline.db.models import Call, CallbackRequest, CallStep, CaseCard, Recording
 from hotline.live import LiveState
 from hotline.phone import parse_typed
 from hotline.recordings import Recordings
@@ -61,6 +62,7 @@ class PurgeReport:
     calls_anonymised: int
     steps_deleted: int
     callbacks_deleted: int
+    case_cards_deleted: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,7 @@ class ErasureReport:
     callback_requests: int
     live_entries: int
     recordings: int = 0
+    case_cards: int = 0
 
 
 async def purge(sessions: Sessions, retention: Retention, *, now: datetime) -> PurgeReport:
@@ -104,8 +107,16 @@ async def purge(sessions: Sessions, retention: Retention, *, now: datetime) -> P
             )
             .execution_options(synchronize_session=False)
         )
+        cards = await db.execute(
+            delete(CaseCard)
+            .where(CaseCard.created_at < calls_before)
+            .execution_options(synchronize_session=False)
+        )
     return PurgeReport(
-        calls_anonymised=_count(anonymised), steps_deleted=_count(steps), callbacks_deleted=_count(callbacks)
+        calls_anonymised=_count(anonymised),
+        steps_deleted=_count(steps),
+        callbacks_deleted=_count(callbacks),
+        case_cards_deleted=_count(cards),
     )
 
 
@@ -158,12 +169,14 @@ async def export_number(sessions: Sessions, typed: str, region: str = "PL") -> d
                 .order_by(Recording.started_at, Recording.id)
             )
         ).all()
+        cards = (await db.scalars(_case_cards_of(calls).order_by(CaseCard.id))).all()
     return {
         "number": e164,
         "calls": [_call(call, [s for s in steps if s.call_id == call.id]) for call in calls],
         "callback_requests": [_callback(request) for request in requests],
         # What is recorded of the calls with a consultant (the audio itself stays in Asterisk's spool).
         "recordings": [_recording(recording) for recording in recordings],
+        "case_cards": [_case_card(card) for card in cards],
     }
 
 
@@ -178,6 +191,31 @@ def _recording(recording: Recording) -> dict[str, Any]:
         "sha256": recording.sha256,
         "deleted_at": _time(recording.deleted_at),
         "deleted_reason": recording.deleted_reason,
+    }
+
+
+def _case_cards_of(calls: Sequence[Call]) -> Any:
+    """The transfers' case cards of these calls (by the call, or by its caller's channel)."""
+    return select(CaseCard).where(
+        or_(
+            CaseCard.call_id.in_([call.id for call in calls]),
+            CaseCard.caller_uniqueid.in_([call.uniqueid for call in calls]),
+        )
+    )
+
+
+def _case_card(card: CaseCard) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "call_id": card.call_id,
+        "created_at": _time(card.created_at),
+        "topic": card.topic,
+        "language": card.language,
+        "note": card.note,
+        "target": card.target,
+        "target_number": card.target_number,
+        "mode": card.mode,
+        "consultant": card.consultant_name,
     }
 
 
@@ -244,7 +282,14 @@ async def erase_number(
     if recordings is not None:
         erased_recordings = await recordings.erase_calls(uniqueids, now=now or recordings.now())
     async with sessions() as db, db.begin():
-        call_ids = list((await db.scalars(select(Call.id).where(_calls_of(e164)))).all())
+        calls = (await db.scalars(select(Call).where(_calls_of(e164)))).all()
+        call_ids = [call.id for call in calls]
+        # Transfers' case cards: the consultant's note and the path are about the caller.
+        card_ids = list((await db.scalars(_case_cards_of(calls).with_only_columns(CaseCard.id))).all())
+        if card_ids:
+            await db.execute(
+                delete(CaseCard).where(CaseCard.id.in_(card_ids)).execution_options(synchronize_session=False)
+            )
         if call_ids:
             await db.execute(
                 update(Call).where(Call.previous_call_id.in_(call_ids)).values(previous_call_id=None)
@@ -273,4 +318,5 @@ async def erase_number(
         callback_requests=_count(callbacks),
         live_entries=live_entries,
         recordings=erased_recordings,
+        case_cards=len(card_ids),
     )

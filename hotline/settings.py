@@ -106,6 +106,9 @@ class Settings:
     wait_default_handle_seconds: float = 300.0
     # The sample of the local labour offices' directory: what `hotline offices import` loads without a FILE.
     labour_offices_file: Path = PROJECT_ROOT / "hotline" / "labour_offices" / "offices.csv"
+    # ECAM/OHP reached over the trunk instead of its queue (transfers and the code 76): a phone number
+    # (E.164 or national); empty: ECAM's consultants' queue.
+    ecam_external_number: str = ""
     # Carrier trunks (hotline/trunks.py; README "Connecting a carrier"). The committed file has none; their
     # passwords come from the environment (HOTLINE_TRUNK_<NAME>_PASSWORD) or secrets.toml, never the file.
     trunks_file: Path = PROJECT_ROOT / "hotline" / "trunks.yaml"

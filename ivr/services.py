@@ -11,6 +11,7 @@ from hotline.consultants import ConsultantStates
 from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.settings import Settings
+from hotline.transfers import CaseCards, TransferTargets
 from ivr.callback_dialer import CallbackDialer
 from ivr.hours import OpeningHours, load_hours
 from ivr.menu import Menu, load_menu
@@ -35,6 +36,9 @@ class IvrServices:
     speech: SpeechListener | None = None
     # Consultants' states (the feature codes of their phones); None where no consultant can log in.
     consultant_states: ConsultantStates | None = None
+    # Transfers' case cards and targets (the route `transfer`); None where no consultant transfers.
+    case_cards: CaseCards | None = None
+    transfer_targets: TransferTargets | None = None
     # The consultants' queues (topics, languages); the call-back dialer (None: no call-backs from a queue).
     queues: Queues | None = None
     callback_dialer: CallbackDialer | None = None
@@ -55,6 +59,8 @@ def load_ivr_services(
     live: LiveState | None = None,
     speech: SpeechListener | None = None,
     consultant_states: ConsultantStates | None = None,
+    case_cards: CaseCards | None = None,
+    transfer_targets: TransferTargets | None = None,
     callback_dialer: CallbackDialer | None = None,
 ) -> IvrServices:
     """Load the menu and hours; a broken file stops the service here with a message naming the node."""
@@ -72,6 +78,8 @@ def load_ivr_services(
         live=live,
         speech=speech,
         consultant_states=consultant_states,
+        case_cards=case_cards,
+        transfer_targets=transfer_targets,
         queues=queues,
         callback_dialer=callback_dialer,
     )

@@ -16,7 +16,7 @@ def _up(settings: Settings, args: argparse.Namespace) -> int:
     from launcher.runner import configure_logging, run_forever
     from launcher.watchdog import die_with_parent, supervise
 
-    if not _trunks_valid(settings):
+    if not _trunks_valid(settings) or not _transfers_valid(settings):
         return 2
     configure_logging()
     if args.worker or args.no_watchdog:
@@ -43,6 +43,21 @@ def _trunks_valid(settings: Settings) -> bool:
     return True
 
 
+def _transfers_valid(settings: Settings) -> bool:
+    """Check the transfers' settings (ECAM's external number, the topics' codes) before anything starts."""
+    from hotline.queues import Queues, QueuesError
+    from hotline.transfers import TransferError, TransferTargets
+
+    try:
+        TransferTargets(Queues.load(settings.queues_file), settings)
+    except QueuesError:
+        return True  # reported where the queues are loaded
+    except TransferError as exc:
+        print(f"bad transfer settings: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
     from hotline.asterisk_config import RunAs, write_production_config
     from hotline.queues import Queues
@@ -50,7 +65,7 @@ def _asterisk_config(settings: Settings, args: argparse.Namespace) -> int:
 
     settings = ensure_secrets(settings)
     queues = Queues.load(settings.queues_file)
-    if not _trunks_valid(settings):
+    if not _trunks_valid(settings) or not _transfers_valid(settings):
         return 2
     group = args.asterisk_gid
     if group is None:
@@ -239,7 +254,8 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
             await engine.dispose()
         print(
             f"calls anonymised: {report.calls_anonymised}, menu steps deleted: {report.steps_deleted}, "
-            f"call-back requests deleted: {report.callbacks_deleted}"
+            f"call-back requests deleted: {report.callbacks_deleted}, "
+            f"case cards deleted: {report.case_cards_deleted}"
         )
         await _purge_recordings(settings)
         live = LiveState(
@@ -286,7 +302,8 @@ def _caller(settings: Settings, args: argparse.Namespace) -> int:
             )
             print(
                 f"calls anonymised: {report.calls}, call-back requests deleted: {report.callback_requests}, "
-                f"live state entries removed: {report.live_entries}, recordings deleted: {report.recordings}"
+                f"live state entries removed: {report.live_entries}, "
+                f"recordings deleted: {report.recordings}, case cards deleted: {report.case_cards}"
             )
             if not reachable:
                 print("the live state was not searched: Redis does not answer", file=sys.stderr)

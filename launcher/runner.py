@@ -30,10 +30,12 @@ from hotline.consultants import ConsultantPhones, Consultants, ConsultantStates
 from hotline.db import create_engine, session_factory
 from hotline.db.migrate import upgrade_async
 from hotline.handle_times import HandleTimes
+from hotline.labour_offices import LabourOfficeDirectory
 from hotline.live import LiveState
 from hotline.queues import Queues
 from hotline.recordings import PRODUCTION_FOLDER, RECORDINGS_SUBDIR, Recordings
 from hotline.settings import PRIVATE_UMASK, Settings, ensure_secrets
+from hotline.transfers import CaseCards, Transfers, TransferTargets
 from hotline.trunks import load_trunks
 from ivr.callback_dialer import CallbackDialer
 from ivr.fastagi import FastAgiServer, UniqueidLogFilter
@@ -102,6 +104,9 @@ class Hotline:
     waiting_ami: AmiClient | None = None
     consultants: Consultants | None = None
     consultant_states: ConsultantStates | None = None
+    case_cards: CaseCards | None = None
+    transfer_targets: TransferTargets | None = None
+    transfers: Transfers | None = None
     phones: ConsultantPhones | None = None
     callbacks: CallbackDialer | None = None
     # The IVR's clock (opening hours): tests pin it to a working day, an evening, a holiday.
@@ -155,6 +160,10 @@ class Hotline:
         # members from the database at every login: after this start, and after any restart of Asterisk.
         self.consultant_states = ConsultantStates(self.consultants, AmiClient(settings))
         await self.consultant_states.start()
+        # Transfers: the case cards, the targets, and the console's transfers over the same AMI connection.
+        self.case_cards = CaseCards(sessions, now=self.clock)
+        self.transfer_targets = TransferTargets(queues, settings, LabourOfficeDirectory(sessions))
+        self.transfers = Transfers(self.consultant_states.ami, self.case_cards, self.transfer_targets)
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
@@ -187,6 +196,8 @@ class Hotline:
             live=self.live,
             speech=self.speech,
             consultant_states=self.consultant_states,
+            case_cards=self.case_cards,
+            transfer_targets=self.transfer_targets,
             callback_dialer=self.callbacks,
         )
         await self.start_agi()
@@ -223,7 +234,10 @@ class Hotline:
             from agent_console.app import start_console
 
             self._console = await start_console(
-                settings, engine=self.engine, consultant_states=self.consultant_states
+                settings,
+                engine=self.engine,
+                consultant_states=self.consultant_states,
+                transfers=self.transfers,
             )
 
     def asterisk_path(self, *parts: str) -> Path:

@@ -9,6 +9,7 @@ from aiohttp import web
 from agent_console import keys, queries
 from agent_console.rendering import page
 from agent_console.views.desk import desk_context
+from agent_console.views.transfer import transfer_context
 from hotline.phone import MAX_TYPED_LENGTH, NotAPhoneNumber, parse_typed
 
 
@@ -24,6 +25,7 @@ async def home(request: web.Request) -> dict[str, Any]:
         "search_box": True,
         "desk_refused": request.query.get("desk") == "refused",
         **await desk_context(request),
+        **transfer_context(request),
     }
     async with request.app[keys.DB]() as db:
         if typed is None or not typed.strip():
@@ -59,5 +61,6 @@ async def call_detail(request: web.Request) -> dict[str, Any]:
         "steps_page": detail.first // queries.STEPS_PAGE + 1,
         "steps_more": shown < detail.total_steps,
         "history": detail.history,
+        "case_cards": await request.app[keys.CASE_CARDS].of_call(call_id),
         "back_link": True,
     }

@@ -218,6 +218,19 @@ class Redirect(AmiAction):
         return {"ExtraContext": self.context, "ExtraExten": self.exten, "ExtraPriority": self.priority}
 
 
+@dataclass(frozen=True)
+class Atxfer(AmiAction):
+    """Start an attended transfer on ``channel`` (as its attended-transfer feature) to ``context,exten``:
+    the channel talks to the target first; the transfer completes when it hangs up."""
+
+    action: ClassVar[str] = "Atxfer"
+    # "Atxfer successfully queued" reads to panoramisk like a list's start.
+    as_list: ClassVar[bool | None] = False
+    channel: str = header("Channel")
+    context: str = header("Context")
+    exten: str = header("Exten")
+
+
 # --- Queues ------------------------------------------------------------------------------------------------
 
 

@@ -331,3 +331,36 @@ class Recording(Base):
     # When the file was deleted, and why: retention (hotline recordings purge) | erased (a caller's request).
     deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     deleted_reason: Mapped[str | None] = mapped_column(String(16))
+
+
+class CaseCard(Base):
+    """A transfer of a call and what the next consultant should know (``hotline.transfers``): one row per
+    transfer, so a call transferred twice has two, the latest on top. The receiving side finds it by the
+    card's id (the channel variable ``HOTLINE_CASE_CARD``) or by the caller's channel."""
+
+    __tablename__ = "case_cards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The caller's channel (Asterisk uniqueid), and the call's record once it is found.
+    caller_uniqueid: Mapped[str] = mapped_column(String(64), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # What the caller chose in the IVR: a topic of hotline/queues.yaml and a language.
+    topic: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(8))
+    # The call's steps through the menu when it was transferred, as JSON: [["welcome", "2"], ["main", "1"]].
+    ivr_path: Mapped[str] = mapped_column(Text, default="[]")
+    # The first consultant's note (bounded; carried over to the next card of the call).
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Who transferred: the consultant (None if the phone was no consultant's any more) and their name then.
+    consultant_id: Mapped[int | None] = mapped_column(ForeignKey("consultants.id", ondelete="SET NULL"))
+    consultant_name: Mapped[str] = mapped_column(String(128), default="")
+    # Where to: queue (target: a topic) | external (target: "ecam" or a labour office's code; the number)
+    target_kind: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(32))
+    target_number: Mapped[str | None] = mapped_column(String(20))
+    # blind | attended; from the phone's feature code or the console
+    mode: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(16))
+    # True once the dialplan took the caller (or the attended consultation) to the target.
+    placed: Mapped[bool] = mapped_column(Boolean, default=False)

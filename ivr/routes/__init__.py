@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ivr.fastagi import Route
-from ivr.routes import consultant, ivr, queue_callback
+from ivr.routes import consultant, ivr, queue_callback, transfer
 from ivr.services import IvrServices
 
 ROUTES: Mapping[str, Callable[[IvrServices], Route]] = {
     "ivr": ivr.route,
     "consultant": consultant.route,
+    "transfer": transfer.route,
     "queue-callback": queue_callback.route,
 }
 

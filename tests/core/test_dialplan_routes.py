@@ -66,8 +66,9 @@ def test_queues_and_their_extensions_are_rendered_from_the_queues_file() -> None
     # once a consultant answers: the gosub hotline-record), a placeholder (not recorded).
     position = "${FILTER(0-9,${HOTLINE_QUEUE_POSITION})}"
     assert re.findall(r"Queue\((.*)\)$", extensions_conf, re.M) == [
-        "${HOTLINE_ASTERISK_QUEUE},,,,,,hotline-record,hotline-widen",
-        f"${{HOTLINE_ASTERISK_QUEUE}},,,,,,hotline-record,hotline-widen,{position}",
+        # t: the consultant may transfer the caller (hotline/transfers.py); the caller may not (no T).
+        "${HOTLINE_ASTERISK_QUEUE},t,,,,,hotline-record,hotline-widen",
+        f"${{HOTLINE_ASTERISK_QUEUE}},t,,,,,hotline-record,hotline-widen,{position}",
         f"${{HOTLINE_ASTERISK_QUEUE}},,,${{HOTLINE_WHISPER}},,,,hotline-widen,{position}",
     ]
     assert QUEUES.default in QUEUES

@@ -14,6 +14,7 @@ import pytest
 from hotline.asterisk_config import render_outbound, render_trunks, write_config, write_production_config
 from hotline.callbacks import CONNECT_CONTEXT, HOLD_CONTEXT
 from hotline.settings import ensure_secrets, load_settings
+from hotline.transfers import TRANSFER_CONTEXT
 from hotline.trunks import (
     OUTBOUND_CONTEXT,
     OUTBOUND_NUMBER_VARIABLE,
@@ -26,6 +27,8 @@ from hotline.trunks import (
 from launcher import cli
 from launcher.runner import Hotline
 from tests.data import QUEUES
+
+EXTERNAL_TRANSFER_CONTEXT = "hotline-transfer-external"
 
 
 def trunk(**changes: Any) -> dict[str, Any]:
@@ -248,13 +251,18 @@ def test_no_context_includes_or_goes_to_the_outbound_one(configured: dict[str, s
     only by the services' Originate of a placeholder: no context names it or the placeholder's context."""
     assert "hotline" in configured
     naming = sorted(name for name, body in configured.items() if OUTBOUND_CONTEXT in body)
-    assert naming == [CONNECT_CONTEXT], (
+    assert naming == [CONNECT_CONTEXT, EXTERNAL_TRANSFER_CONTEXT], (
         f"{naming} name {OUTBOUND_CONTEXT} (include, Goto, Gosub or a Local channel)"
     )
     for services_only in (CONNECT_CONTEXT, HOLD_CONTEXT):
         assert services_only in configured
         assert [name for name, body in configured.items() if services_only in body] == []
     assert not re.search(r"^\s*include\s*=>", configured["hotline"], re.M)
+    # An external transfer (hotline/transfers.py) is reached only from the transfer targets' context, which
+    # only the consultant's transfer feature (TRANSFER_CONTEXT) and the services' AMI name.
+    transfer = re.compile(rf"\b{TRANSFER_CONTEXT}(?![-\w])")
+    assert [n for n, b in configured.items() if EXTERNAL_TRANSFER_CONTEXT in b] == [TRANSFER_CONTEXT]
+    assert [n for n, b in configured.items() if transfer.search(b)] == ["hotline-queue-wait"]
 
 
 # --- Start-up -------------------------------------------------------------------------------------------
