@@ -239,7 +239,7 @@ def test_the_transfer_context_has_a_code_per_topic_and_dials_only_the_cards_numb
     # The queue lets the consultant (not the caller) transfer, into this context only.
     waiting = render_queue_extensions(QUEUES)
     assert "Set(__TRANSFER_CONTEXT=hotline-transfer)" in waiting
-    assert "Queue(${HOTLINE_ASTERISK_QUEUE},t,,,,,,hotline-widen)" in waiting
+    assert "Queue(${HOTLINE_ASTERISK_QUEUE},t,,,,,hotline-record,hotline-widen)" in waiting
 
 
 async def test_case_cards_are_exported_erased_with_the_callers_number_and_purged_after_retention(
