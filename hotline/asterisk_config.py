@@ -66,16 +66,24 @@ def render_queue_rules(queues: Queues) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_queue_extensions(queues: Queues) -> str:
+def render_queue_extensions(queues: Queues, *, ecam_number: str | None = None) -> str:
     """The dialplan's ``[hotline-queues]``: one extension per topic. The IVR names a topic; the dialplan
     checks the name exists here before queueing, so a wrong name cannot reach ``Queue()``. The caller's
     language (the channel's, which the IVR set) picks the topic's Asterisk queue; one not served waits in
-    the first language's."""
+    the first language's. With ``ecam_number`` (settings ``ecam_external_number``), ECAM's topic is that
+    number over the outbound trunk instead of a queue: a fixed number of the configuration, never the
+    caller's."""
     lines = ["[hotline-queues]"]
     first, *others = queues.languages
     for queue in queues:
+        lines.append(f"exten => {queue.name},1,Set(CDR(hotline_queue)={queue.name})")
+        if queue.name == ECAM and ecam_number is not None:
+            lines += [
+                f" same => n,Set(_HOTLINE_OUTBOUND_NUMBER={ecam_number})",
+                " same => n,Goto(hotline-transfer-external,s,1)",
+            ]
+            continue
         lines += [
-            f"exten => {queue.name},1,Set(CDR(hotline_queue)={queue.name})",
             f" same => n,Set(HOTLINE_ASTERISK_QUEUE={queues.asterisk_name(queue.name, first)})",
         ]
         lines += [
@@ -270,7 +278,7 @@ def generated_includes(
         ),
         "queues_hotline.conf": render_queues(queues),
         "extensions_queues.conf": (
-            render_queue_extensions(queues)
+            render_queue_extensions(queues, ecam_number=ecam_external_number(settings))
             + "\n"
             + render_consultant_codes(queues)
             + "\n"

@@ -160,3 +160,17 @@ def test_a_broken_queues_file_is_refused(change: dict[str, Any]) -> None:
 def test_a_queues_file_that_is_no_mapping_is_refused() -> None:
     with pytest.raises(QueuesError):
         Queues.from_data(["a"])
+
+
+def test_ecam_configured_with_its_own_number_is_that_number_for_the_menu_too() -> None:
+    """Menu option 6 (the topic ecam): a queue of ECAM's consultants, or, with ``ecam_external_number``, that
+    fixed number over the trunk (the transfers' external context); every other topic stays a queue."""
+    plain = render_queue_extensions(QUEUES)
+    external = render_queue_extensions(QUEUES, ecam_number="+48225550100")
+    ecam = re.search(r"^exten => ecam,1,.*?(?=^exten|\Z)", external, re.M | re.S)
+    assert ecam is not None
+    assert "Set(_HOTLINE_OUTBOUND_NUMBER=+48225550100)" in ecam.group(0)
+    assert "Goto(hotline-transfer-external,s,1)" in ecam.group(0) and "ecam-pl" not in ecam.group(0)
+    assert "HOTLINE_ASTERISK_QUEUE=ecam-pl" in plain
+    for topic in QUEUES.names - {"ecam"}:
+        assert f"HOTLINE_ASTERISK_QUEUE={topic}-pl" in external

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from devtools.carrier import Carrier, CarrierAccount
+from devtools.testcall import place_test_call
+from hotline.ami import actions
 from hotline.settings import free_ports, load_settings
 from hotline.transfers import BLIND_FEATURE
 from launcher.runner import Hotline
@@ -109,3 +111,25 @@ async def test_ecams_code_on_the_phone_rings_its_configured_number_with_the_card
         ECAM_NUMBER,
     )
     assert stored.consultant_name == "Konsultant first" and stored.placed
+
+
+async def test_a_caller_choosing_young_people_and_a_consultant_reaches_ecams_number(
+    setup: tuple[Hotline, dict[str, Desk], Carrier],
+) -> None:
+    """Menu option 6 then 0, with ECAM configured with its own number: the caller is put through to that
+    number over the trunk, not into a queue."""
+    hotline, _desk, carrier = setup
+    assert hotline.ami is not None
+    at_carrier = carrier.subscribe()
+    try:
+        result = await place_test_call(
+            hotline.ami, "19524", ["1", "6", "0"], until="settled", hang_up=False, timeout=25
+        )
+        try:
+            received = await received_by_carrier(carrier, at_carrier, ECAM_NUMBER)
+            assert received.fields.get("CallerNum") == "+48221234567"  # the trunk's caller ID
+            assert result.asterisk_queue is None, result.describe()
+        finally:
+            await hotline.ami.send(actions.Hangup(channel=result.uniqueid or ""))
+    finally:
+        carrier.ami.unsubscribe(at_carrier)
