@@ -21,7 +21,7 @@ routing widened after 10 s to the caller's language and after 20 s to anyone):
          to ``[hotline-queues]`` ``jobs`` as the IVR does: ``jobs-pl`` / ``jobs-uk`` with the queue rule.
          Members: each consultant, added by ``ConsultantStates.log_in`` (QueueAdd into every queue the
          skills reach, the penalty they give, the phone as StateInterface).
-  plain  callers dial 195970 / 195971: ``Queue(plain-jobs-pl)`` with the same rule and starting penalty.
+  plain  callers dial 195970 / 195971: ``Queue(plain-jobs-pl)`` (uk) with the same rule and starting penalty.
          The ``plain-*`` queues are the same queues (the same ``[topic-queue]`` template, ring and wrap-up
          times) with the same members and penalties written as static ``member =>`` lines; the benchmark
          adds them to the instance's ``queues_hotline.conf`` and reloads app_queue before the first call.
@@ -105,7 +105,7 @@ from hotline.ami.events import Newchannel, Newstate, QueueCallerJoin, QueueCalle
 from hotline.consultants import ConsultantInfo, ConsultantPhones, Consultants, ConsultantStates, parse_skill
 from hotline.consultants.phones import write_private
 from hotline.db import ConsoleUser, create_engine, session_factory
-from hotline.queues import NO_ANSWER, Queues
+from hotline.queues import NO_ANSWER, RULE_NAME, Queues
 from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets, free_ports, load_settings
 from launcher.runner import Hotline, raise_fd_limit
 
@@ -488,6 +488,25 @@ class Office:
             await ami.send(actions.Reload(module="app_queue.so"), timeout=30)
         finally:
             await ami.close()
+
+    async def same_members(self, ami: AmiClient) -> None:
+        """Check that each plain queue has the members, penalties and state interfaces of ours."""
+        response = await ami.send(actions.QueueStatus(), timeout=30)
+        members: dict[str, set[tuple[str, str, str]]] = {}
+        for event in response.events:
+            if event.get("Event") == "QueueMember":
+                location = event.get("Location") or event.get("Interface") or ""
+                if not location.startswith("PJSIP/c"):
+                    raise RuntimeError(f"a queue member of {event.get('Queue')} without its interface")
+                members.setdefault(event.get("Queue", ""), set()).add(
+                    (location, event.get("Penalty", ""), event.get("StateInterface", ""))
+                )
+        for target in self.queues.asterisk_queues():
+            ours, plain = members.get(target.name, set()), members.get(PLAIN_PREFIX + target.name, set())
+            if ours != plain or not ours:
+                raise RuntimeError(f"queue {target.name}: members {sorted(ours)} but plain {sorted(plain)}")
+        count = sum(len(v) for v in members.values()) // 2
+        progress(f"plain queues checked: the same {count} members as ours")
 
     async def log_in_all(self) -> None:
         assert self.states is not None
@@ -936,10 +955,14 @@ async def bench(plan: Plan, smoke: bool, folder: Path, log_file: IO[bytes]) -> i
         await office.add_plain_queues()
         await office.log_in_all()
         await driver.start()
-        # The plain flow's starting penalty: the first routing step's, as ours (dialplans/bench.conf).
-        await driver.ami.send(
-            actions.Setvar(variable="HOTLINE_BENCH_MAX_PENALTY", value=str(queues.initial_max_penalty))
-        )
+        # The plain flow's queue, rule and starting penalty: as ours (dialplans/bench.conf).
+        for variable, value in (
+            ("HOTLINE_BENCH_PLAIN_TOPIC", f"{PLAIN_PREFIX}{TOPIC}"),
+            ("HOTLINE_BENCH_RULE", RULE_NAME),
+            ("HOTLINE_BENCH_MAX_PENALTY", str(queues.initial_max_penalty)),
+        ):
+            await driver.ami.send(actions.Setvar(variable=variable, value=value))
+        await office.same_members(driver.ami)
         meter = CpuMeter(
             (hotline.asterisk_pid(), hotline.process.pid, os.getpid()),
             [d.phone._process.pid if d.phone._process else None for d in office.desks],
