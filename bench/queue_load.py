@@ -94,7 +94,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -450,27 +450,30 @@ class Office:
                 session.add(
                     ConsoleUser(username=name, display_name=name, password_hash="x", role="consultant")
                 )
-        passwords = []
-        for index in range(count):
-            info, password = await self.consultants.add(
+        added = [
+            await self.consultants.add(
                 f"bench{index:02d}", site="centre", skills=[parse_skill(s) for s in skills_of(index)]
             )
-            passwords.append(password)
-            self.desks.append(Desk(info, None))  # type: ignore[arg-type]
+            for index in range(count)
+        ]
         phones = ConsultantPhones(self.consultants, self.hotline.etc(), settings)
         if not await phones.sync():
             raise RuntimeError("Asterisk did not reload the consultants' phones")
-        for desk, password, (sip, ctrl, rtp) in zip(self.desks, passwords, phone_ports(count), strict=True):
-            desk.phone = SoftPhone(
-                self.folder / desk.info.username,
-                user=desk.info.sip_username,
-                password=password,
-                asterisk=(settings.sip_host, settings.sip_port),
-                sip_port=sip,
-                ctrl_port=ctrl,
-                rtp_ports=rtp,
-                voice_seconds=int(talk) + 60,
+        for (info, password), (sip, ctrl, rtp) in zip(added, phone_ports(count), strict=True):
+            desk = Desk(
+                info,
+                SoftPhone(
+                    self.folder / info.username,
+                    user=info.sip_username,
+                    password=password,
+                    asterisk=(settings.sip_host, settings.sip_port),
+                    sip_port=sip,
+                    ctrl_port=ctrl,
+                    rtp_ports=rtp,
+                    voice_seconds=int(talk) + 60,
+                ),
             )
+            self.desks.append(desk)
             try:
                 await desk.phone.start()
             except PhoneError:
@@ -526,8 +529,7 @@ class Office:
                 desk.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await desk.task
-            if desk.phone is not None:
-                await desk.phone.stop()
+            await desk.phone.stop()
         if self.states is not None:
             await self.states.close()
         if self.engine is not None:
@@ -972,7 +974,7 @@ async def bench(plan: Plan, smoke: bool, folder: Path, log_file: IO[bytes]) -> i
         await office.same_members(driver.ami)
         meter = CpuMeter(
             (hotline.asterisk_pid(), hotline.process.pid, os.getpid()),
-            [d.phone._process.pid if d.phone._process else None for d in office.desks],
+            [desk.phone.pid for desk in office.desks],
         )
         progress(f"phones registered, consultants logged in; rounds: {', '.join(plan.rounds)}")
         for key in plan.rounds:
@@ -1038,8 +1040,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not set(changes["rounds"]) <= set(FLOWS):
             parser.error(f"--rounds: flows are {', '.join(FLOWS)}")
     if changes:
-        from dataclasses import replace
-
         plan = replace(plan, **changes)
     with (
         tempfile.TemporaryDirectory(prefix="queue-load-") as tmp,
