@@ -7,13 +7,13 @@ same real SIP phones and the same callers.
     .venv/bin/python bench/queue_load.py --smoke    # 20 callers, 4 phones; exit 1 on a lost or doubled caller
 
 Needs root (the Asterisk sandbox runs under chroot) and baresip (Debian baresip-core). Everything stays on
-127.0.0.1. The hotline (Asterisk, our FastAGI server, the AMI listener recording every call, the consultants'
-"no answer" follower, a temporary SQLite database, the clock pinned to a working day) runs in a subprocess,
-as in production. This process plays the rest: the consultants (added, and logged in and paused through
-``hotline.consultants``' :class:`ConsultantStates` over its own AMI connection, as the console does), their
-phones (one baresip each, auto-answer, hanging up after ``talk`` seconds; its voice file outlasts that, since
-baresip ends a call by itself when the file ends), and the callers (AMI Originate
-over the loopback SIP trunk; the calling leg echoes what it hears, as in ``bench/ivr_calls.py``).
+127.0.0.1. The hotline runs in a subprocess, as in production: Asterisk, our FastAGI server, the AMI listener
+recording every call, the consultants' "no answer" follower, the waiting announcer (every 45 s, our queues
+only), the call-back dialler, a temporary SQLite database, the clock pinned to a working day. This process
+plays the rest: the consultants (added, and logged in and paused through ``hotline.consultants``'
+:class:`ConsultantStates` over its own AMI connection, as the console does), their phones (one baresip each,
+auto-answer, echoing what it hears, hanging up after ``talk`` seconds), and the callers (AMI Originate over
+the loopback SIP trunk; the calling leg echoes what it hears, as in ``bench/ivr_calls.py``).
 
 The queues (a queues file of the benchmark's own: the shipped topics and languages, wrap-up 0, ring 15 s,
 routing widened after 10 s to the caller's language and after 20 s to anyone):
@@ -88,7 +88,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -103,7 +102,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from devtools.phones import PhoneError, SoftPhone
+from devtools.phones import PhoneError, SoftPhone, phone_ports
 from devtools.sandbox import instance_paths
 from devtools.testcall import originate_caller
 from hotline.ami import AgentConnect, AgentRingNoAnswer, AmiClient, AmiError, AmiEvent, actions
@@ -133,7 +132,8 @@ ROUTING = [
     {"after": 20, "reach": "anyone"},
 ]
 PAUSE_REASON = "break"
-RTP_PORTS = (30000, 39998)
+# Asterisk's RTP ports: below the phones' (devtools.phones.phone_ports picks from 30000 up).
+RTP_PORTS = (20000, 29998)
 ORIGINATE_DEADLINE = 30.0  # originate -> the caller is in the queue
 END_DEADLINE = 20.0  # the last phone hung up -> every leg gone
 
@@ -370,35 +370,6 @@ class CpuMeter:
 # ============================================================================================ the consultants
 
 
-# A block of 20 ports a phone, below the system's ephemeral ports and Asterisk's RTP ports: SIP at the base
-# (baresip's SIP stack also listens on TCP there and on the next port, whatever sip_transports says), RTP from
-# base + 4 to base + 15, the control port (TCP) at base + 18.
-PHONE_PORTS = range(12000, 20000, 20)
-
-
-def port_free(port: int, kind: int) -> bool:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def phone_ports(count: int) -> list[tuple[int, int, tuple[int, int]]]:
-    """``count`` blocks of free ports (SIP, control, RTP range), none shared: phones on ports picked one by
-    one at random collide now and then (an RTP range over another phone's SIP port)."""
-    blocks: list[tuple[int, int, tuple[int, int]]] = []
-    for base in PHONE_PORTS:
-        if len(blocks) == count:
-            return blocks
-        if all(port_free(port, socket.SOCK_STREAM) for port in (base, base + 1, base + 18)) and all(
-            port_free(port, socket.SOCK_DGRAM) for port in range(base, base + 16)
-        ):
-            blocks.append((base, base + 18, (base + 4, base + 15)))
-    raise RuntimeError(f"not {count} free blocks of ports for the phones in {PHONE_PORTS}")
-
-
 @dataclass
 class Desk:
     """A consultant and their phone, which answers every call and hangs up after ``talk`` seconds."""
@@ -459,7 +430,9 @@ class Office:
         phones = ConsultantPhones(self.consultants, self.hotline.etc(), settings)
         if not await phones.sync():
             raise RuntimeError("Asterisk did not reload the consultants' phones")
-        for (info, password), (sip, ctrl, rtp) in zip(added, phone_ports(count), strict=True):
+        for info, password in added:
+            # One phone at a time: phone_ports() finds the ports free, so the previous phone holds its own.
+            sip, ctrl, rtp = phone_ports()
             desk = Desk(
                 info,
                 SoftPhone(
@@ -470,7 +443,6 @@ class Office:
                     sip_port=sip,
                     ctrl_port=ctrl,
                     rtp_ports=rtp,
-                    voice_seconds=int(talk) + 60,
                 ),
             )
             self.desks.append(desk)
