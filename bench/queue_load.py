@@ -2,7 +2,7 @@
 the same queues with static members and no Python (a plain dialplan ``Queue()``), in the same run, with the
 same real SIP phones and the same callers.
 
-    .venv/bin/python bench/queue_load.py            # full run: 200 callers, 20 phones, about 3 minutes
+    .venv/bin/python bench/queue_load.py            # full run: 200 callers, 20 phones, about 4 minutes
     .venv/bin/python bench/queue_load.py --callers 100 --phones 10 --rounds ours,plain
     .venv/bin/python bench/queue_load.py --smoke    # 20 callers, 4 phones; exit 1 on a lost or doubled caller
 
@@ -32,15 +32,17 @@ A round (one flow): the phones are free, ``callers`` calls are originated at ``r
 each is answered by a phone, talks ``talk`` seconds, and the phone hangs up. Meanwhile one consultant in
 turn is paused and made available again every ``pause_interval`` seconds (ours: ``ConsultantStates.pause``
 then ``.available``, database and AMI; plain: the bare AMI ``QueuePause`` on and off, what a system without
-Python would send), so both flows lose the same capacity. Rounds alternate (ours, plain, plain, ours in the
-full run) so that drift on a shared machine hits both.
+Python would send), so both flows lose the same capacity. Rounds alternate (ours, plain, plain, ours, ours,
+plain in the full run) so that drift on a shared machine hits both.
 
 Figures, per flow (all rounds of it together):
   calls completed per minute   completed calls / (first connect -> last completed hang-up of the round)
   free -> next connected       a consultant's previous call ended (Hangup of the phone's channel) -> that
                                consultant's next AgentConnect, from Asterisk's event timestamps; counted
-                               only while at least as many callers waited as there are phones (every
-                               phone that comes free has a caller for it). Includes the ring and the answer.
+                               only while at least as many callers waited as there are phones among those
+                               the consultant serves from the first second (the first routing step: a
+                               Polish-only consultant and the Ukrainian callers wait for the queue rule,
+                               which is routing, not dispatch). Includes the ring and the answer.
   pause / unpause              wall time of each action as the caller of it sees it
   lost                         a caller whose channel ended without being connected, or who was not
                                connected within the deadline; connected twice: two AgentConnects
@@ -132,6 +134,8 @@ ROUTING = [
     {"after": 20, "reach": "anyone"},
 ]
 PAUSE_REASON = "break"
+# A "free -> next connected" this long waited for the head caller's next try (the queues' retry = 2 s).
+RETRY_LIKE = 1.5
 # Asterisk's RTP ports: below the phones' (devtools.phones.phone_ports picks from 30000 up).
 RTP_PORTS = (20000, 29998)
 ORIGINATE_DEADLINE = 30.0  # originate -> the caller is in the queue
@@ -162,7 +166,12 @@ class Plan:
 
 
 FULL = Plan(
-    callers=200, phones=20, talk=3.0, rate=20.0, pause_interval=1.0, rounds=("ours", "plain", "plain", "ours")
+    callers=200,
+    phones=20,
+    talk=3.0,
+    rate=20.0,
+    pause_interval=1.0,
+    rounds=("ours", "plain", "plain", "ours", "ours", "plain"),
 )
 SMOKE = Plan(callers=20, phones=4, talk=1.0, rate=10.0, pause_interval=1.0, rounds=("ours", "plain"))
 
@@ -536,8 +545,9 @@ class Round:
     flow: Flow
     plan: Plan
     callers: list[Caller] = field(default_factory=list)
-    waiting: int = 0
-    # A phone's previous call ended: when, and how many callers waited then.
+    # Callers waiting, by the language of their queue (jobs-pl: "pl").
+    waiting: Counter[str] = field(default_factory=Counter)
+    # A phone's previous call ended: when, and how many callers it serves at the first routing step waited.
     free_since: dict[str, tuple[datetime, int]] = field(default_factory=dict)
     gaps: list[float] = field(default_factory=list)
     pauses: list[float] = field(default_factory=list)
@@ -591,12 +601,22 @@ class Driver:
         self.by_inbound: dict[str, Caller] = {}
         self.member_legs: dict[str, str] = {}  # a phone's channel (uniqueid) -> its queue member interface
         self.answered: dict[str, datetime] = {}  # a phone's channel (uniqueid) -> when the phone answered
+        # The callers' languages a consultant serves from the first second (the first routing step's reach).
+        self.first_reach: dict[str, tuple[str, ...]] = {}
         self.round: Round | None = None
         self.numbers = itertools.count(1)
         self.tasks: set[asyncio.Task[Any]] = set()
         self.dispatcher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        queues = self.office.queues
+        for desk in self.office.desks:
+            reach = queues.memberships(desk.info.skills)
+            self.first_reach[desk.info.interface] = tuple(
+                language
+                for language in queues.languages
+                if reach.get(queues.asterisk_name(TOPIC, language), 99) <= queues.initial_max_penalty
+            )
         await self.ami.start()
         await self.ami.wait_connected()
         await self.ami.send(actions.Events(mask="call,agent"))
@@ -678,18 +698,19 @@ class Driver:
             elif isinstance(event, HangupEvent) and uid in self.member_legs:
                 interface = self.member_legs.pop(uid)
                 if r is not None and event.at is not None:
-                    r.free_since[interface] = (event.at, r.waiting)
+                    languages = self.first_reach.get(interface, ())
+                    r.free_since[interface] = (event.at, sum(r.waiting[lang] for lang in languages))
             return
         if isinstance(event, QueueCallerJoin):
             caller.joined = True
             if r is not None:
-                r.waiting += 1
+                r.waiting[caller.language] += 1
                 expected = f"{r.flow.prefix}{TOPIC}-{caller.language}"
                 if event.queue != expected:
                     caller.lose(f"joined {event.queue}, not {expected}")
         elif isinstance(event, QueueCallerLeave):
             if r is not None:
-                r.waiting -= 1
+                r.waiting[caller.language] -= 1
         elif isinstance(event, HangupEvent):
             del self.by_inbound[uid]
             caller.ended_at = event.at
@@ -762,6 +783,8 @@ class Driver:
         """One consultant after another: paused, then available again, every ``pause_interval`` seconds."""
         office = self.office
         assert office.states is not None
+        if r.plan.pause_interval <= 0:
+            return
         for desk in itertools.cycle(office.desks):
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(r.plan.pause_interval):
@@ -889,6 +912,11 @@ def report(rounds: list[Round], plan: Plan) -> bool:
                 ratio(ours, plain) if what == "gaps" else "",
             )
         row(f"  ({name}: samples)", each(samples(what)))
+        if what == "gaps":
+            row(
+                f"  ({name}: over {RETRY_LIKE:g} s, a retry of the queue)",
+                each(lambda k: str(sum(1 for v in values(k, "gaps") if v > RETRY_LIKE))),
+            )
     row("talk (connected -> hung up) p50", each(lambda k: seconds_text(percentile(values(k, "talks"), 0.5))))
     row("talk (connected -> hung up) min", each(lambda k: seconds_text(percentile(values(k, "talks"), 0))))
     row("phones that let a call ring out", each(lambda k: str(sum(r.rang_out for r in by_flow[k]))))
@@ -986,6 +1014,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--phones", type=int, help="consultants with a phone")
     parser.add_argument("--talk", type=float, help="seconds a phone talks")
     parser.add_argument("--rounds", help="flows in order, e.g. ours,plain")
+    parser.add_argument("--pause-interval", type=float, help="seconds between pause/unpause pairs (0: none)")
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
@@ -1007,6 +1036,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         changes["phones"] = args.phones
     if args.talk:
         changes["talk"] = args.talk
+    if args.pause_interval is not None:
+        changes["pause_interval"] = args.pause_interval
     if args.rounds:
         changes["rounds"] = tuple(k for k in args.rounds.split(",") if k)
         if not set(changes["rounds"]) <= set(FLOWS):
