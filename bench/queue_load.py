@@ -556,6 +556,9 @@ class Round:
     overlaps: int = 0
     # A phone answered -> Asterisk bridged it with the caller (AgentConnect).
     answer_to_connect: list[float] = field(default_factory=list)
+    # Parts of "free -> next connected": free -> Asterisk rings the phone (DialBegin), rung -> answered.
+    free_to_ring: list[float] = field(default_factory=list)
+    ring_to_answer: list[float] = field(default_factory=list)
     first_connect: datetime | None = None
     last_end: datetime | None = None
     cpu: CpuUse = field(default_factory=CpuUse)
@@ -601,6 +604,7 @@ class Driver:
         self.by_inbound: dict[str, Caller] = {}
         self.member_legs: dict[str, str] = {}  # a phone's channel (uniqueid) -> its queue member interface
         self.answered: dict[str, datetime] = {}  # a phone's channel (uniqueid) -> when the phone answered
+        self.rung: dict[str, datetime] = {}  # a phone's channel (uniqueid) -> when Asterisk rang it
         # The callers' languages a consultant serves from the first second (the first routing step's reach).
         self.first_reach: dict[str, tuple[str, ...]] = {}
         self.round: Round | None = None
@@ -664,8 +668,11 @@ class Driver:
                 r.first_connect = at
             member_leg = event.fields.get("DestUniqueid", "")
             answered = self.answered.pop(member_leg, None)
+            rung = self.rung.pop(member_leg, None)
             if answered is not None and at is not None:
                 r.answer_to_connect.append((at - answered).total_seconds())
+                if rung is not None:
+                    r.ring_to_answer.append((answered - rung).total_seconds())
             if event.interface in self.member_legs.values():
                 r.overlaps += 1
             if member_leg:
@@ -673,6 +680,12 @@ class Driver:
             free = r.free_since.pop(event.interface, None)
             if free is not None and at is not None and free[1] >= r.plan.phones:
                 r.gaps.append((at - free[0]).total_seconds())
+                if rung is not None:
+                    r.free_to_ring.append((rung - free[0]).total_seconds())
+            return
+        if event.name == "DialBegin" and event.fields.get("DestChannel", "").startswith("PJSIP/c"):
+            if event.at is not None:
+                self.rung[event.fields.get("DestUniqueid", "")] = event.at
             return
         if isinstance(event, Newstate) and event.state == 6 and event.channel.startswith("PJSIP/c"):
             if event.at is not None:
@@ -860,6 +873,10 @@ def describe_round(r: Round) -> str:
         f"{r.flow.key:5}: {len(r.callers)} callers, {r.completed} completed in {r.busy_seconds:.1f} s"
         f" ({rate:.0f}/min), lost {len(r.lost)}, twice {r.doubled}, rang out {r.rang_out},"
         f" to a busy phone {r.overlaps}, talk min {seconds_text(percentile(r.talks, 0))},"
+        f" free->ring p50 {seconds_text(percentile(r.free_to_ring, 0.5))}"
+        f" p99 {seconds_text(percentile(r.free_to_ring, 0.99))},"
+        f" ring->answer p50 {seconds_text(percentile(r.ring_to_answer, 0.5))}"
+        f" p99 {seconds_text(percentile(r.ring_to_answer, 0.99))},"
         f" answer->connect p50 {seconds_text(percentile(r.answer_to_connect, 0.5))}"
         f" p99 {seconds_text(percentile(r.answer_to_connect, 0.99))},"
         f" free->next p50 {seconds_text(percentile(r.gaps, 0.5))}"
