@@ -62,6 +62,12 @@ Figures of full runs on the 2-core development machine (200 callers a round, 20 
 rounds of each flow, 600 callers each), shared with other sessions' work:
 
   run                                        ours             plain            ours/plain
+  2026-11-30 09:57, the machine quiet, eight rounds (--rounds ours,plain,plain,ours,ours,plain,plain,ours)
+    calls completed per minute               329              322              1.02   (goal >= 0.90)
+    free -> next connected p50 / p99         187 ms / 1.13 s  183 ms / 1.95 s
+      gaps over 1.5 s (a retry)              0 of 591         12 of 591
+    pause/unpause p50 / p99                  26 / 137 ms      14 / 62 ms       (ours: database + AMI)
+    lost / connected twice                   0 / 0            0 / 0            (800 callers each)
   2026-11-30 09:50, the machine quiet (4 % busy before; 92-108 % of 200 % during the rounds)
     calls completed per minute               333              324              1.03   (goal >= 0.90)
     free -> next connected p50 / p99         183 ms / 1.02 s  179 ms / 1.40 s
@@ -78,8 +84,8 @@ rounds of each flow, 600 callers each), shared with other sessions' work:
   In the second run our rounds made 324, 266 and 293 calls a minute, the plain ones 333, 324 and 324: the two
   slow rounds came back to back during a burst of the other work; answered -> connected stayed 2-18 ms (and
   the ring takes about 5 ms in every other run), so the time was lost before the ring, in Asterisk's queue.
-  Whether our queues are the more sensitive to a busy machine is not settled by these runs (the quiet run
-  shows no difference); rerun with more rounds (``--rounds ours,plain,plain,ours,...``) on a quiet machine.
+  Whether our queues are the more sensitive to a busy machine is not settled by these runs (the two quiet
+  runs show no difference); it takes a run with more rounds while the machine is busy to tell.
 
 200 callers and 20 phones do not overload this machine: the benchmark's own processes (Asterisk, the
 hotline, this driver, 20 baresip) take about 90 % of one core of the 200 %. Pause/unpause through
