@@ -62,6 +62,15 @@ Figures of full runs on the 2-core development machine (200 callers a round, 20 
 rounds of each flow, 600 callers each), shared with other sessions' work:
 
   run                                        ours             plain            ours/plain
+  2026-11-30 10:04, main with recordings and transfers, the machine quiet (105-112 % of 200 % in the rounds)
+    calls completed per minute               324              330              0.98   (goal >= 0.90)
+    free -> next connected p50 / p99         218 ms / 2.19 s  179 ms / 1.19 s
+      gaps over 1.5 s (a retry)              8 of 428         1 of 432
+    pause/unpause p50 / p99                  28 / 178 ms      15 / 107 ms      (ours: database + AMI)
+    lost / connected twice                   0 / 0            0 / 0
+    CPU, % of one core                       Asterisk 55-59, the hotline 23 (ours) / 19 (plain), driver 10-12,
+                                             phones 10
+  The runs below are of main before recordings and transfers (ea3ea2f): the plain flow then had no gosub.
   2026-11-30 09:57, the machine quiet, eight rounds (--rounds ours,plain,plain,ours,ours,plain,plain,ours)
     calls completed per minute               329              322              1.02   (goal >= 0.90)
     free -> next connected p50 / p99         187 ms / 1.13 s  183 ms / 1.95 s
