@@ -26,6 +26,7 @@ test: setup-test $(VENV)/.installed sandbox prompts lint
 	$(BIN)/python bench/ivr_calls.py --smoke
 	$(BIN)/python bench/offer_search.py --smoke
 	$(BIN)/python bench/speech_streams.py --smoke
+	$(REDIS_ENV) $(BIN)/python bench/queue_load.py --smoke
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -37,6 +38,7 @@ bench: $(VENV)/.installed sandbox prompts
 	$(BIN)/python bench/ivr_calls.py
 	$(BIN)/python bench/offer_search.py
 	$(BIN)/python bench/speech_streams.py
+	$(REDIS_ENV) $(BIN)/python bench/queue_load.py
 
 setup-run:
 	bash scripts/setup-system.sh run

@@ -144,6 +144,11 @@ class SoftPhone:
         )
         (self.folder / "contacts").write_text("")
 
+    @property
+    def pid(self) -> int | None:
+        """The baresip process's id (None before :meth:`start`)."""
+        return None if self._process is None else self._process.pid
+
     async def start(self, *, timeout: float = 20.0) -> None:
         """Start baresip and connect to its control port (registration: :meth:`registered`)."""
         if shutil.which(BARESIP) is None:
