@@ -29,8 +29,20 @@ from hotline.settings import Settings
 log = logging.getLogger(__name__)
 
 HOTLINE_CONTEXT = "hotline"
-# The contexts a call into the hotline runs in (dialplans/hotline.conf, the rendered [hotline-queues]).
-HOTLINE_CONTEXTS = frozenset({HOTLINE_CONTEXT, "hotline-queues"})
+# The contexts a caller's channel runs in (dialplans/hotline.conf; the rendered [hotline-queues], the wait in
+# its queue, the call-back key; a transfer's; an external topic's): a call the listener did not see entering
+# may end in any of them.
+HOTLINE_CONTEXTS = frozenset(
+    {
+        HOTLINE_CONTEXT,
+        "hotline-queues",
+        "hotline-queue-wait",
+        "hotline-queue-keys",
+        "hotline-transfer",
+        "hotline-transfer-card",
+        "hotline-transfer-external",
+    }
+)
 STATE_UP = 6
 # Seconds between the hang-up of a call and the reading of Asterisk's record of it.
 RECORD_DELAY = 2.0

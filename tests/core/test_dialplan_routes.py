@@ -174,3 +174,18 @@ def test_ecam_configured_with_its_own_number_is_that_number_for_the_menu_too() -
     assert "HOTLINE_ASTERISK_QUEUE=ecam-pl" in plain
     for topic in QUEUES.names - {"ecam"}:
         assert f"HOTLINE_ASTERISK_QUEUE={topic}-pl" in external
+
+
+def test_the_listener_knows_every_context_where_a_caller_waits() -> None:
+    """A call the AMI listener did not see entering (it was down) is recorded from its hang-up, in whichever
+    of the callers' contexts it ends: every rendered context with a caller's Queue() is one of them."""
+    from ami_listener.listener import HOTLINE_CONTEXTS
+
+    rendered = render_queue_extensions(QUEUES)
+    waiting = {
+        name
+        for name, body in re.findall(r"^\[([a-z-]+)\]\n(.*?)(?=^\[|\Z)", rendered, re.M | re.S)
+        if "Queue(" in body
+    }
+    assert waiting - {"hotline-callback-hold"} <= HOTLINE_CONTEXTS  # the placeholder is no caller
+    assert {"hotline-queues", "hotline-queue-wait", "hotline-queue-keys"} <= HOTLINE_CONTEXTS
