@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import delete
 
 from hotline.callbacks import CallbackStore, placeholder_originate
-from hotline.db import create_engine, session_factory
+from hotline.db import CallbackRequest, create_engine, session_factory
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 
@@ -26,7 +27,11 @@ class Clock:
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[CallbackStore]:
     engine = create_engine(database_url)
-    yield CallbackStore(session_factory(engine), now=Clock())
+    sessions = session_factory(engine)
+    yield CallbackStore(sessions, now=Clock())
+    # The session's database is shared with the end-to-end tests, whose dialler would call these back.
+    async with sessions() as session, session.begin():
+        await session.execute(delete(CallbackRequest).where(CallbackRequest.kind == "in_queue"))
     await engine.dispose()
 
 

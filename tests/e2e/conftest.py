@@ -18,8 +18,11 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import update
 
 from devtools.sandbox import instance_paths
+from hotline.callbacks import ACTIVE
+from hotline.db import CallbackRequest, create_engine, session_factory
 from hotline.settings import free_ports, load_settings
 from launcher.runner import Hotline
 
@@ -69,6 +72,7 @@ async def running_hotline(
         clock=TestClock(WORKING_DAY),
     )
     try:
+        await cancel_callbacks_of_other_tests(database_url)
         await hotline.start()
         yield hotline
         assert hotline.asterisk is not None
@@ -80,6 +84,22 @@ async def running_hotline(
         folder: Path = instance_paths(hotline.settings).host()
         if folder.is_dir() and not os.environ.get("HOTLINE_KEEP_TEST_INSTANCE"):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+async def cancel_callbacks_of_other_tests(database_url: str) -> None:
+    """The session's database is shared: call-back requests other tests left active (the IVR's after-hours
+    ones, a unit test's) would be called back by this hotline's dialler, at its consultants. Each hotline
+    under test starts with none."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            await session.execute(
+                update(CallbackRequest)
+                .where(CallbackRequest.status.in_(ACTIVE))
+                .values(status="cancelled", pending_key=None)
+            )
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
