@@ -80,6 +80,8 @@ SERVER_LIFETIME = 900  # seconds: a hotline subprocess left behind by a crashed 
 
 CALLER_CONTEXT = "hotline-bench-caller"
 QUEUE = "consultant"
+# The Asterisk queue a Polish caller of that topic waits in (hotline/queues.yaml: one per topic and language).
+ASTERISK_QUEUE = f"{QUEUE}-pl"
 # (digit, the prompt whose start is the moment to press it): both typed ahead.
 KEYS = (("1", "greeting"), ("0", "main_menu"))
 # The first prompt of each play command of a clean call, in both flows.
@@ -392,7 +394,7 @@ class Driver:
         if isinstance(event, QueueCallerJoin):
             if call.joined is None:
                 call.joined = time.monotonic()
-            if event.queue != QUEUE:
+            if event.queue != ASTERISK_QUEUE:
                 call.fail(f"joined queue {event.queue}")
             elif tuple(call.path) != EXPECTED_PATH:
                 call.fail("menu path " + ">".join(call.path))
