@@ -19,6 +19,7 @@ The process ends when its stdin closes (the hotline ended or died). No audio is 
 from __future__ import annotations
 
 import array
+import contextlib
 import json
 import math
 import os
@@ -151,8 +152,11 @@ def main() -> int:
     # Ctrl-C in the hotline's terminal is the hotline's to handle: this process ends when its stdin closes.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Recognition has slack (it runs at a few per cent of real time); the FastAGI process's commands have
-    # none: on a busy core the scheduler lets them go first.
+    # none: on a busy core the scheduler lets them go first, and as a batch process a recogniser woken by
+    # audio never preempts them.
     os.nice(NICE)
+    with contextlib.suppress(AttributeError, OSError):  # SCHED_BATCH is Linux's
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
     return serve(Path(sys.argv[1]), sys.stdin.buffer, sys.stdout.buffer)
 
 

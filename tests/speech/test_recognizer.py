@@ -155,6 +155,13 @@ async def test_the_model_is_loaded_once_per_recogniser_process(recognition: Spee
         assert {first.process_id, second.process_id} == set(recognition.pids)
 
 
+async def test_recogniser_processes_yield_the_cpu_to_calls(recognition: SpeechRecognition) -> None:
+    """Lower priority than the FastAGI process, and batch: a recogniser woken by audio preempts no call."""
+    for pid in recognition.pids:
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + 10
+        assert os.sched_getscheduler(pid) == os.SCHED_BATCH
+
+
 async def wait_for_replacement(recognition: SpeechRecognition, gone: int) -> None:
     async with asyncio.timeout(30):
         await recognition.all_up()
