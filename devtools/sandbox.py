@@ -297,6 +297,10 @@ def asterisk_command(settings: Settings, paths: InstancePaths, *args: str) -> li
     return ["chroot", str(settings.asterisk_root), "/usr/sbin/asterisk", "-C", paths.config_file, *args]
 
 
+#: What an adopted Asterisk reloads of the configuration its new worker wrote.
+ADOPT_RELOADS = ("dialplan reload", "module reload res_pjsip.so", "module reload app_queue.so")
+
+
 class AsteriskProcess:
     """One running Asterisk instance: a child process in a session of its own, so that it outlives this
     process when the watchdog replaces it; the next one adopts it (``adopt``) and the calls go on."""
@@ -317,8 +321,14 @@ class AsteriskProcess:
             code, _ = await self.cli("core waitfullybooted", timeout=ready_timeout)
             if code == 0:
                 self._adopted = pid
-                # The configuration was written again: the dialplan's globals (the FastAGI address) follow it.
-                await self.cli("dialplan reload")
+                # The configuration was written again and the running Asterisk reads it: the dialplan (its
+                # globals: the FastAGI address), the PJSIP endpoints (consultants' phones added while no
+                # worker ran, trunks) and the queues. None of these reloads ends a call; the consultants'
+                # states rebuild the queue members at the next AMI login.
+                for command in ADOPT_RELOADS:
+                    code, out = await self.cli(command)
+                    if code != 0:
+                        log.warning("adopted Asterisk: %r failed: %s", command, out.strip()[:200])
                 log.warning(
                     "adopted the running Asterisk %d of instance %s", pid, self.settings.asterisk_instance
                 )

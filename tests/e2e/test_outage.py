@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -22,10 +23,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from devtools.sandbox import instance_paths, read_pid, running_asterisk
+from devtools.sandbox import asterisk_command, instance_paths, read_pid, running_asterisk
 from devtools.testcall import place_test_call, random_caller
 from hotline.ami import AmiClient, AmiEvent, QueueCallerJoin, actions
-from hotline.db.models import Call
+from hotline.consultants import Consultants, parse_skill
+from hotline.db.models import Call, ConsoleUser
+from hotline.queues import Queues
 from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets, free_ports, load_settings
 from launcher.watchdog import worker_pid_file
 from tests.e2e.conftest import eventually
@@ -137,6 +140,27 @@ def asterisk_record(settings: Settings, uniqueid: str) -> dict[str, object]:
     return line
 
 
+async def add_consultant(settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> str:
+    """A new consultant in the database only; their phone's endpoint name."""
+    name = f"outage-{random.randrange(10**9)}"
+    async with sessions() as session, session.begin():
+        session.add(ConsoleUser(username=name, display_name=name, password_hash="x", role="consultant"))
+    consultants = Consultants(sessions, Queues.load(settings.queues_file))
+    info, _ = await consultants.add(name, site="centre", skills=[parse_skill("jobs:pl")])
+    return info.sip_username
+
+
+async def asterisk_cli(settings: Settings, command: str) -> str:
+    """What the instance's Asterisk CLI prints for one command."""
+    process = await asyncio.create_subprocess_exec(
+        *asterisk_command(settings, instance_paths(settings), "-rx", command),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await process.communicate()
+    return out.decode(errors="replace")
+
+
 def at(seconds: object) -> datetime:
     return datetime.fromtimestamp(float(str(seconds)), UTC)
 
@@ -202,6 +226,12 @@ async def test_calls_made_while_the_hotline_was_dead_are_recorded_after_it_resta
         during = [await place_test_call(ami, "19524", ["1", "0"], caller=random_caller()) for _ in range(2)]
         for result in during:
             assert result.queue == "consultant" and result.fallback, result.describe()
+        # A consultant added while no worker ran (straight into the database: `hotline consultant add`
+        # would have had the running Asterisk reload): their phone must reach the adopted Asterisk.
+        endpoint = await add_consultant(supervised.settings, db_sessions)
+        assert not re.search(
+            rf"Endpoint:\s+{endpoint}\b", await asterisk_cli(supervised.settings, "pjsip show endpoints")
+        )
 
         supervised.start()
         for result in during:
@@ -217,5 +247,8 @@ async def test_calls_made_while_the_hotline_was_dead_are_recorded_after_it_resta
             assert row.outcome == "fallback_queue"
         # The same Asterisk went on: no call was dropped by a restart.
         assert running_asterisk(paths) == asterisk
+        # ... and it knows the phone of the consultant added meanwhile.
+        shown = await asterisk_cli(supervised.settings, f"pjsip show endpoint {endpoint}")
+        assert re.search(rf"Endpoint:\s+{endpoint}\b", shown), shown
     finally:
         await ami.close()
