@@ -138,6 +138,11 @@ class Settings:
     # The recordings folder (recordings/ in Asterisk's monitor folder) as the hotline sees it; empty: the
     # sandbox instance's, or /var/spool/asterisk/monitor/recordings for an Asterisk of its own.
     recordings_dir: str = ""
+    # Days Asterisk's own logs (security.log, messages.log, queue_log) are kept: `hotline purge` rotates them
+    # and deletes the rotated files older than this (hotline/asterisk_logs.py).
+    log_retention_days: int = 90
+    # Asterisk's log folder as the hotline sees it; empty: the sandbox instance's, or /var/log/asterisk.
+    asterisk_log_dir: str = ""
     # Hours the live state's stream (Redis) keeps the changes of calls.
     live_stream_hours: int = 24
     # A number the caller withheld (SIP "Privacy: id"): "record" keeps it in the call's record, never shown to
@@ -156,6 +161,7 @@ class Settings:
             "step_retention_days",
             "callback_retention_days",
             "recording_retention_days",
+            "log_retention_days",
         ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -213,6 +213,35 @@ def recordings_folder(settings: Settings) -> Path:
     return PRODUCTION_FOLDER
 
 
+def asterisk_log_folder(settings: Settings) -> Path:
+    """Asterisk's log folder as the hotline sees it: the setting ``asterisk_log_dir``; without it the sandbox
+    instance's (``make run``), when there is one, else the one of an Asterisk of its own."""
+    from devtools.sandbox import instance_paths
+
+    if settings.asterisk_log_dir:
+        return Path(settings.asterisk_log_dir)
+    paths = instance_paths(settings)
+    if paths.host().is_dir():
+        return paths.host("log")
+    return Path("/var/log/asterisk")
+
+
+async def _purge_asterisk_logs(settings: Settings) -> None:
+    from datetime import timedelta
+
+    from hotline.asterisk_logs import rotate_and_prune
+    from hotline.clock import utc_now
+
+    report = await rotate_and_prune(
+        settings,
+        asterisk_log_folder(settings),
+        timedelta(days=settings.log_retention_days),
+        now=utc_now(),
+    )
+    rotated = "rotated" if report.rotated else "not rotated (Asterisk does not answer)"
+    print(f"Asterisk's logs {rotated}; rotated logs deleted: {report.deleted}")
+
+
 async def _purge_recordings(settings: Settings) -> None:
     from datetime import timedelta
 
@@ -258,6 +287,7 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
             f"case cards deleted: {report.case_cards_deleted}"
         )
         await _purge_recordings(settings)
+        await _purge_asterisk_logs(settings)
         live = LiveState(
             settings.redis_url, prefix=settings.redis_prefix, stream_hours=settings.live_stream_hours
         )

@@ -106,6 +106,13 @@ class Reload(AmiAction):
 
 
 @dataclass(frozen=True)
+class LoggerRotate(AmiAction):
+    """Rotate Asterisk's log files (class "system": only the configuration user may)."""
+
+    action: ClassVar[str] = "LoggerRotate"
+
+
+@dataclass(frozen=True)
 class Events(AmiAction):
     """Which event classes this session receives (``off`` for none)."""
 

@@ -88,6 +88,9 @@ def test_purge_reports_what_it_did(hotline_env: str, capsys: pytest.CaptureFixtu
     number = unique_mobile()
     call_id, _ = stored_call(hotline_env, number)
     main(["purge"])
-    assert "calls anonymised:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "calls anonymised:" in out
+    # No Asterisk runs here: its logs are not rotated, and the purge says so and goes on.
+    assert "Asterisk's logs not rotated (Asterisk does not answer); rotated logs deleted: 0" in out
     # The call is from 2012: past the retention.
     assert caller_number_of(hotline_env, call_id) is None
