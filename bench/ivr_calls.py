@@ -7,9 +7,9 @@ dialplan menu (``dialplans/bench.conf``, Background/WaitExten, same prompts), in
 
 Needs root (the Asterisk sandbox runs under chroot). Everything stays on 127.0.0.1. The hotline (Asterisk,
 our FastAGI server, the AMI listener, a temporary SQLite database, the clock pinned to a working day) runs in
-a subprocess, as in production; this process is only the callers: one AMI connection for originates and
-events (filtered to what it follows), a few more for the keys (AMI PlayDTMF blocks its connection for the
-key's duration).
+a subprocess, as in production (``bench/hotline_process.py``); this process is only the callers: one AMI
+connection for originates and events (filtered to what it follows), a few more for the keys (AMI PlayDTMF
+blocks its connection for the key's duration).
 
 A call: AMI Originate over the loopback SIP trunk (the calling leg echoes what it hears, so RTP flows both
 ways) -> the inbound leg is answered by the flow under test -> "1" (Polish) is pressed as soon as the
@@ -35,25 +35,21 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-import json
 import logging
 import os
 import secrets
 import shlex
-import shutil
-import signal
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
-from devtools.sandbox import instance_paths
+from hotline_process import HotlineProcess, machine_busy, machine_cpu, process_cpu
+
 from devtools.testcall import originate_caller
 from hotline.ami import (
     AgiExec,
@@ -67,15 +63,12 @@ from hotline.ami import (
     UserEvent,
     actions,
 )
-from hotline.settings import Settings, ensure_secrets, free_ports, load_settings
-from launcher.runner import Hotline, raise_fd_limit
+from hotline.settings import Settings, free_ports
+from launcher.runner import raise_fd_limit
 
 log = logging.getLogger("bench.ivr_calls")
 
 # A working Wednesday, 10:00 in Warsaw: the menu routes "0" to the consultant queue.
-WORKING_DAY = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
-THIS_SCRIPT = str(Path(__file__).resolve())
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_LIFETIME = 900  # seconds: a hotline subprocess left behind by a crashed run stops by itself
 
 CALLER_CONTEXT = "hotline-bench-caller"
@@ -133,104 +126,19 @@ SMOKE = Plan(rates=(3,), rate_seconds=2.0, holds=(4,), hold_rate=4.0, hold_secon
 # ============================================================================================ the hotline
 
 
-async def serve(config: str) -> None:
-    """Subprocess body: run the hotline with these settings until stdin closes."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    signal.alarm(SERVER_LIFETIME)
-    values: dict[str, Any] = json.loads(config)
-    values["state_dir"] = Path(values["state_dir"])
-    hotline = Hotline(load_settings(**values), with_console=False, clock=lambda: WORKING_DAY)
-    try:
-        await hotline.start()
-        assert hotline.services is not None
-        print(f"READY {hotline.services.sounds_dir}", flush=True)
-        stdin_closed = asyncio.Event()
-
-        def on_stdin() -> None:
-            if not os.read(sys.stdin.fileno(), 1024):
-                stdin_closed.set()
-
-        asyncio.get_running_loop().add_reader(sys.stdin.fileno(), on_stdin)
-        await stdin_closed.wait()
-    finally:
-        await hotline.stop()
-
-
-@dataclass
-class HotlineProcess:
-    settings: Settings
-    process: asyncio.subprocess.Process
-    sounds_dir: str
-
-    @classmethod
-    async def spawn(cls, state_dir: Path, log_file: IO[bytes]) -> HotlineProcess:
-        values: dict[str, Any] = {
-            "state_dir": str(state_dir),
-            "database_url": f"sqlite+aiosqlite:///{state_dir / 'bench.sqlite3'}",
-            "asterisk_instance": f"bench-{os.getpid()}",
-            **free_ports(),
-            "rtp_start": RTP_PORTS[0],
-            "rtp_end": RTP_PORTS[1],
-            "extra_dialplans": "bench.conf",
-        }
-        settings = ensure_secrets(load_settings(**{**values, "state_dir": state_dir}))
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            THIS_SCRIPT,
-            "--serve",
-            json.dumps(values),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-        )
-        assert process.stdout is not None
-        try:
-            async with asyncio.timeout(120):
-                line = await process.stdout.readline()
-        except TimeoutError:
-            line = b""
-        if not line.startswith(b"READY "):
-            process.kill()
-            await process.wait()
-            raise RuntimeError(f"the hotline did not start ({line!r}); see {log_file.name}")
-        return cls(settings, process, line.decode().split(" ", 1)[1].strip())
-
-    def asterisk_pid(self) -> int | None:
-        return instance_paths(self.settings).asterisk_pid()
-
-    async def stop(self) -> None:
-        if self.process.returncode is None and self.process.stdin is not None:
-            self.process.stdin.close()  # the child stops Asterisk and itself
-        try:
-            async with asyncio.timeout(40):
-                await self.process.wait()
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-        folder = instance_paths(self.settings).host()
-        if folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
+def hotline_settings(state_dir: Path) -> dict[str, Any]:
+    return {
+        "state_dir": str(state_dir),
+        "database_url": f"sqlite+aiosqlite:///{state_dir / 'bench.sqlite3'}",
+        "asterisk_instance": f"bench-{os.getpid()}",
+        **free_ports(),
+        "rtp_start": RTP_PORTS[0],
+        "rtp_end": RTP_PORTS[1],
+        "extra_dialplans": "bench.conf",
+    }
 
 
 # ============================================================================================ CPU
-
-
-def process_cpu(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (0 when it is gone)."""
-    if pid is None:
-        return 0.0
-    with contextlib.suppress(OSError, IndexError, ValueError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return 0.0
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    total = sum(values[:8])
-    return float(total - idle), float(total)
 
 
 @dataclass
@@ -805,14 +713,11 @@ def report(results: Results, plan: Plan) -> bool:
 
 async def bench(plan: Plan, smoke: bool, log_file: IO[bytes], state_dir: Path) -> int:
     started = time.monotonic()
-    before = machine_cpu()
-    await asyncio.sleep(1.0)
-    after = machine_cpu()
-    others = 100 * (os.cpu_count() or 1) * (after[0] - before[0]) / max(after[1] - before[1], 1.0)
+    others = await machine_busy()
     # Anything else busy on the machine (tests, other benchmarks) skews the figures: say so up front.
     print(f"machine busy before the run: {others:.0f}% of one core (of {100 * (os.cpu_count() or 1)}%)")
     print(f"starting the hotline (Asterisk sandbox, FastAGI, AMI listener); log: {log_file.name}", flush=True)
-    hotline = await HotlineProcess.spawn(state_dir, log_file)
+    hotline = await HotlineProcess.spawn(hotline_settings(state_dir), log_file, lifetime=SERVER_LIFETIME)
     driver = Driver(hotline.settings)
     try:
         await driver.start(hotline.sounds_dir)
@@ -849,11 +754,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--rates", help="the rate ramp instead of the plan's, e.g. 30,40 (new calls per second)"
     )
     parser.add_argument("--holds", help="the hold ramp instead of the plan's, e.g. 100,200 ('' for none)")
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        asyncio.run(serve(args.serve))
-        return 0
     if os.geteuid() != 0:
         print("the Asterisk sandbox runs under chroot: run this benchmark as root", file=sys.stderr)
         return 2

@@ -7,13 +7,14 @@ same real SIP phones and the same callers.
     .venv/bin/python bench/queue_load.py --smoke    # 20 callers, 4 phones; exit 1 on a lost or doubled caller
 
 Needs root (the Asterisk sandbox runs under chroot) and baresip (Debian baresip-core). Everything stays on
-127.0.0.1. The hotline runs in a subprocess, as in production: Asterisk, our FastAGI server, the AMI listener
-recording every call, the consultants' "no answer" follower, the waiting announcer (every 45 s, our queues
-only), the call-back dialler, a temporary SQLite database, the clock pinned to a working day. This process
-plays the rest: the consultants (added, and logged in and paused through ``hotline.consultants``'
-:class:`ConsultantStates` over its own AMI connection, as the console does), their phones (one baresip each,
-auto-answer, echoing what it hears, hanging up after ``talk`` seconds), and the callers (AMI Originate over
-the loopback SIP trunk; the calling leg echoes what it hears, as in ``bench/ivr_calls.py``).
+127.0.0.1. The hotline runs in a subprocess (``bench/hotline_process.py``), as in production: Asterisk, our
+FastAGI server, the AMI listener recording every call, the consultants' "no answer" follower, the waiting
+announcer (every 45 s, our queues only), the call-back dialler, a temporary SQLite database, the clock pinned
+to a working day. This process plays the rest: the consultants (added, and logged in and paused through
+``hotline.consultants``' :class:`ConsultantStates` over its own AMI connection, as the console does), their
+phones (one baresip each, auto-answer, echoing what it hears, hanging up after ``talk`` seconds), and the
+callers (AMI Originate over the loopback SIP trunk; the calling leg echoes what it hears, as in
+``bench/ivr_calls.py``).
 
 The queues (a queues file of the benchmark's own: the shipped topics and languages, wrap-up 0, ring 15 s,
 routing widened after 10 s to the caller's language and after 20 s to anyone):
@@ -108,12 +109,10 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -123,13 +122,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 import yaml
+from hotline_process import WORKING_DAY, HotlineProcess, machine_busy, machine_cpu, process_cpu
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.phones import PhoneError, SoftPhone, phone_ports
-from devtools.sandbox import instance_paths
 from devtools.testcall import originate_caller
 from hotline.ami import AgentConnect, AgentRingNoAnswer, AmiClient, AmiError, AmiEvent, actions
 from hotline.ami import Hangup as HangupEvent
@@ -138,14 +136,11 @@ from hotline.consultants import ConsultantInfo, ConsultantPhones, Consultants, C
 from hotline.consultants.phones import write_private
 from hotline.db import ConsoleUser, create_engine, session_factory
 from hotline.queues import NO_ANSWER, RULE_NAME, Queues
-from hotline.settings import PROJECT_ROOT, Settings, ensure_secrets, free_ports, load_settings
-from launcher.runner import Hotline, raise_fd_limit
+from hotline.settings import PROJECT_ROOT, Settings, free_ports
+from launcher.runner import raise_fd_limit
 
 log = logging.getLogger("bench.queue_load")
 
-WORKING_DAY = datetime(2026, 12, 2, 10, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
-THIS_SCRIPT = str(Path(__file__).resolve())
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVER_LIFETIME = 1800  # seconds: a hotline subprocess left behind by a crashed run stops by itself
 
 CALLER_CONTEXT = "hotline-bench-caller"
@@ -243,116 +238,21 @@ def render_plain_queues(queues: Queues, members: Sequence[ConsultantInfo]) -> st
 # ============================================================================================ the hotline
 
 
-async def serve(config: str) -> None:
-    """Subprocess body: run the hotline with these settings until stdin closes."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    signal.alarm(SERVER_LIFETIME)
-    values: dict[str, Any] = json.loads(config)
-    values["state_dir"] = Path(values["state_dir"])
-    values["queues_file"] = Path(values["queues_file"])
-    hotline = Hotline(load_settings(**values), with_console=False, clock=lambda: WORKING_DAY)
-    try:
-        await hotline.start()
-        print("READY", flush=True)
-        stdin_closed = asyncio.Event()
-
-        def on_stdin() -> None:
-            if not os.read(sys.stdin.fileno(), 1024):
-                stdin_closed.set()
-
-        asyncio.get_running_loop().add_reader(sys.stdin.fileno(), on_stdin)
-        await stdin_closed.wait()
-    finally:
-        await hotline.stop()
-
-
-@dataclass
-class HotlineProcess:
-    settings: Settings
-    process: asyncio.subprocess.Process
-
-    @classmethod
-    async def spawn(cls, state_dir: Path, queues_file: Path, log_file: IO[bytes]) -> HotlineProcess:
-        values: dict[str, Any] = {
-            "state_dir": str(state_dir),
-            "database_url": f"sqlite+aiosqlite:///{state_dir / 'bench.sqlite3'}",
-            "asterisk_instance": f"queues-{os.getpid()}",
-            "queues_file": str(queues_file),
-            **free_ports(),
-            "rtp_start": RTP_PORTS[0],
-            "rtp_end": RTP_PORTS[1],
-            "extra_dialplans": "bench.conf",
-            "redis_prefix": f"hotline-bench-queues-{os.getpid()}",
-        }
-        settings = ensure_secrets(
-            load_settings(**{**values, "state_dir": state_dir, "queues_file": queues_file})
-        )
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            THIS_SCRIPT,
-            "--serve",
-            json.dumps(values),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=log_file,
-        )
-        assert process.stdout is not None
-        try:
-            async with asyncio.timeout(120):
-                line = await process.stdout.readline()
-        except TimeoutError:
-            line = b""
-        if not line.startswith(b"READY"):
-            process.kill()
-            await process.wait()
-            raise RuntimeError(f"the hotline did not start ({line!r}); see {log_file.name}")
-        return cls(settings, process)
-
-    def asterisk_pid(self) -> int | None:
-        return instance_paths(self.settings).asterisk_pid()
-
-    def asterisk_errors(self) -> list[str]:
-        """ERROR lines of this instance's Asterisk log so far."""
-        log_path = instance_paths(self.settings).messages_log
-        if not log_path.exists():
-            return []
-        return [line for line in log_path.read_text(errors="replace").splitlines() if "ERROR[" in line]
-
-    def etc(self) -> Path:
-        return instance_paths(self.settings).host("etc")
-
-    async def stop(self) -> None:
-        if self.process.returncode is None and self.process.stdin is not None:
-            self.process.stdin.close()  # the child stops Asterisk and itself
-        try:
-            async with asyncio.timeout(40):
-                await self.process.wait()
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
-        folder = instance_paths(self.settings).host()
-        if folder.is_dir():
-            shutil.rmtree(folder, ignore_errors=True)
+def hotline_settings(state_dir: Path, queues_file: Path) -> dict[str, Any]:
+    return {
+        "state_dir": str(state_dir),
+        "database_url": f"sqlite+aiosqlite:///{state_dir / 'bench.sqlite3'}",
+        "asterisk_instance": f"queues-{os.getpid()}",
+        "queues_file": str(queues_file),
+        **free_ports(),
+        "rtp_start": RTP_PORTS[0],
+        "rtp_end": RTP_PORTS[1],
+        "extra_dialplans": "bench.conf",
+        "redis_prefix": f"hotline-bench-queues-{os.getpid()}",
+    }
 
 
 # ============================================================================================ CPU
-
-
-def process_cpu(pid: int | None) -> float:
-    """User + system CPU seconds of a process so far (0 when it is gone)."""
-    if pid is None:
-        return 0.0
-    with contextlib.suppress(OSError, IndexError, ValueError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return 0.0
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) jiffies of all cores."""
-    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-    idle = values[3] + values[4]
-    return float(sum(values[:8]) - idle), float(sum(values[:8]))
 
 
 @dataclass
@@ -988,14 +888,13 @@ def report(rounds: list[Round], plan: Plan) -> bool:
 
 async def bench(plan: Plan, smoke: bool, folder: Path, log_file: IO[bytes]) -> int:
     started = time.monotonic()
-    before = machine_cpu()
-    await asyncio.sleep(1.0)
-    after = machine_cpu()
-    others = 100 * (os.cpu_count() or 1) * (after[0] - before[0]) / max(after[1] - before[1], 1.0)
+    others = await machine_busy()
     print(f"machine busy before the run: {others:.0f}% of one core (of {100 * (os.cpu_count() or 1)}%)")
     queues = Queues.load(bench_queues(folder))
     print(f"starting the hotline (Asterisk sandbox, FastAGI, AMI listener); log: {log_file.name}", flush=True)
-    hotline = await HotlineProcess.spawn(folder / "state", folder / "queues.yaml", log_file)
+    hotline = await HotlineProcess.spawn(
+        hotline_settings(folder / "state", folder / "queues.yaml"), log_file, lifetime=SERVER_LIFETIME
+    )
     office = Office(hotline, queues, folder / "phones")
     driver = Driver(hotline.settings, office)
     rounds: list[Round] = []
@@ -1056,11 +955,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--talk", type=float, help="seconds a phone talks")
     parser.add_argument("--rounds", help="flows in order, e.g. ours,plain")
     parser.add_argument("--pause-interval", type=float, help="seconds between pause/unpause pairs (0: none)")
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve:
-        asyncio.run(serve(args.serve))
-        return 0
     if os.geteuid() != 0:
         print("the Asterisk sandbox runs under chroot: run this benchmark as root", file=sys.stderr)
         return 2
