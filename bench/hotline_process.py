@@ -18,6 +18,8 @@ import os
 import shutil
 import signal
 import sys
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +141,41 @@ def machine_cpu() -> tuple[float, float]:
     idle = values[3] + values[4]
     total = sum(values[:8])
     return float(total - idle), float(total)
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """Percent of one core each group of processes used over a step, and the machine (200 % = both cores)."""
+
+    groups: tuple[tuple[str, float], ...] = ()
+    machine: float = 0.0
+
+    def text(self) -> str:
+        return " / ".join(
+            [*(f"{name} {used:.0f}%" for name, used in self.groups), f"all {self.machine:.0f}%"]
+        )
+
+
+Snapshot = tuple[float, tuple[float, ...], tuple[float, float]]
+
+
+class CpuMeter:
+    """The CPU of named groups of processes (a pid, or several summed, e.g. all phones) between snapshots."""
+
+    def __init__(self, groups: dict[str, Sequence[int | None]]) -> None:
+        self.groups = {name: list(pids) for name, pids in groups.items()}
+        self.cores = os.cpu_count() or 1
+
+    def snapshot(self) -> Snapshot:
+        used = tuple(sum(process_cpu(pid) for pid in pids) for pids in self.groups.values())
+        return time.monotonic(), used, machine_cpu()
+
+    def since(self, start: Snapshot) -> CpuUse:
+        end = self.snapshot()
+        wall = max(end[0] - start[0], 1e-6)
+        used = [100 * (b - a) / wall for a, b in zip(start[1], end[1], strict=True)]
+        busy, total = end[2][0] - start[2][0], max(end[2][1] - start[2][1], 1.0)
+        return CpuUse(tuple(zip(self.groups, used, strict=True)), machine=100 * self.cores * busy / total)
 
 
 async def machine_busy() -> float:

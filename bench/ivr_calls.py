@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from hotline_process import HotlineProcess, machine_busy, machine_cpu, process_cpu
+from hotline_process import CpuMeter, CpuUse, HotlineProcess, machine_busy
 
 from devtools.testcall import originate_caller
 from hotline.ami import (
@@ -136,42 +136,6 @@ def hotline_settings(state_dir: Path) -> dict[str, Any]:
         "rtp_end": RTP_PORTS[1],
         "extra_dialplans": "bench.conf",
     }
-
-
-# ============================================================================================ CPU
-
-
-@dataclass
-class CpuUse:
-    """Percent of one core over a step (machine: percent of one core too, 200 % = both cores busy)."""
-
-    asterisk: float = 0.0
-    hotline: float = 0.0
-    driver: float = 0.0
-    machine: float = 0.0
-
-    def text(self) -> str:
-        return (
-            f"ast {self.asterisk:.0f}% / py {self.hotline:.0f}% / drv {self.driver:.0f}%"
-            f" / all {self.machine:.0f}%"
-        )
-
-
-class CpuMeter:
-    def __init__(self, hotline: HotlineProcess) -> None:
-        self.pids = (hotline.asterisk_pid(), hotline.process.pid, os.getpid())
-        self.cores = os.cpu_count() or 1
-
-    def snapshot(self) -> tuple[float, tuple[float, ...], tuple[float, float]]:
-        return time.monotonic(), tuple(process_cpu(pid) for pid in self.pids), machine_cpu()
-
-    def since(self, start: tuple[float, tuple[float, ...], tuple[float, float]]) -> CpuUse:
-        end = self.snapshot()
-        wall = max(end[0] - start[0], 1e-6)
-        used = [100 * (b - a) / wall for a, b in zip(start[1], end[1], strict=True)]
-        busy = end[2][0] - start[2][0]
-        total = max(end[2][1] - start[2][1], 1.0)
-        return CpuUse(*used, machine=100 * self.cores * busy / total)
 
 
 # ============================================================================================ the calls
@@ -721,7 +685,8 @@ async def bench(plan: Plan, smoke: bool, log_file: IO[bytes], state_dir: Path) -
     driver = Driver(hotline.settings)
     try:
         await driver.start(hotline.sounds_dir)
-        results = await run_plan(driver, CpuMeter(hotline), plan, parallel=smoke)
+        meter = CpuMeter({"ast": [hotline.asterisk_pid()], "py": [hotline.process.pid], "drv": [os.getpid()]})
+        results = await run_plan(driver, meter, plan, parallel=smoke)
     finally:
         await driver.close()
         await hotline.stop()

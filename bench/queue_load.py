@@ -124,7 +124,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
-from hotline_process import WORKING_DAY, HotlineProcess, machine_busy, machine_cpu, process_cpu
+from hotline_process import WORKING_DAY, CpuMeter, CpuUse, HotlineProcess, machine_busy
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.phones import PhoneError, SoftPhone, phone_ports
@@ -250,54 +250,6 @@ def hotline_settings(state_dir: Path, queues_file: Path) -> dict[str, Any]:
         "extra_dialplans": "bench.conf",
         "redis_prefix": f"hotline-bench-queues-{os.getpid()}",
     }
-
-
-# ============================================================================================ CPU
-
-
-@dataclass
-class CpuUse:
-    """Percent of one core over a round (machine too: 200 % = both cores busy)."""
-
-    asterisk: float = 0.0
-    hotline: float = 0.0
-    driver: float = 0.0
-    phones: float = 0.0
-    machine: float = 0.0
-
-    def text(self) -> str:
-        return (
-            f"ast {self.asterisk:.0f}% py {self.hotline:.0f}% drv {self.driver:.0f}%"
-            f" phones {self.phones:.0f}% all {self.machine:.0f}%"
-        )
-
-
-class CpuMeter:
-    def __init__(self, pids: Sequence[int | None], phone_pids: Sequence[int | None]) -> None:
-        self.pids = list(pids)
-        self.phone_pids = list(phone_pids)
-        self.cores = os.cpu_count() or 1
-
-    def snapshot(self) -> tuple[float, list[float], float, tuple[float, float]]:
-        return (
-            time.monotonic(),
-            [process_cpu(pid) for pid in self.pids],
-            sum(process_cpu(pid) for pid in self.phone_pids),
-            machine_cpu(),
-        )
-
-    def since(self, start: tuple[float, list[float], float, tuple[float, float]]) -> CpuUse:
-        end = self.snapshot()
-        wall = max(end[0] - start[0], 1e-6)
-        used = [100 * (b - a) / wall for a, b in zip(start[1], end[1], strict=True)]
-        total = max(end[3][1] - start[3][1], 1.0)
-        return CpuUse(
-            asterisk=used[0],
-            hotline=used[1],
-            driver=used[2],
-            phones=100 * (end[2] - start[2]) / wall,
-            machine=100 * self.cores * (end[3][0] - start[3][0]) / total,
-        )
 
 
 # ============================================================================================ the consultants
@@ -913,8 +865,12 @@ async def bench(plan: Plan, smoke: bool, folder: Path, log_file: IO[bytes]) -> i
             await driver.ami.send(actions.Setvar(variable=variable, value=value))
         await office.same_members(driver.ami)
         meter = CpuMeter(
-            (hotline.asterisk_pid(), hotline.process.pid, os.getpid()),
-            [desk.phone.pid for desk in office.desks],
+            {
+                "ast": [hotline.asterisk_pid()],
+                "py": [hotline.process.pid],
+                "drv": [os.getpid()],
+                "phones": [desk.phone.pid for desk in office.desks],
+            }
         )
         progress(f"phones registered, consultants logged in; rounds: {', '.join(plan.rounds)}")
         for key in plan.rounds:
