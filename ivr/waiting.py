@@ -22,7 +22,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,16 @@ from hotline.ami import (
 )
 from hotline.clock import Clock, utc_now
 from hotline.handle_times import HandleTimes
-from hotline.wait_estimate import QueueFigures, WaitEstimate, announcement, estimate_wait, every_prompt
+from hotline.queues import RoutingStep
+from hotline.wait_estimate import (
+    QueueFigures,
+    Serving,
+    WaitEstimate,
+    announcement,
+    estimate_wait,
+    every_prompt,
+    figures_by_reach,
+)
 from ivr.prompts import PromptCatalog, PromptError
 
 log = logging.getLogger(__name__)
@@ -96,22 +105,26 @@ def queue_figures(
     *,
     now: float,
     default_wrapup_s: float,
+    routing: Sequence[RoutingStep] = (),
 ) -> QueueFigures | None:
-    """The figures of one caller's wait from a snapshot of their queue; None if they are not in it."""
+    """The figures of one caller's wait from a snapshot of their queue; None if they are not in it.
+
+    With ``routing`` (``hotline/queues.yaml``'s steps), only the consultants the caller's step reaches now
+    (by their penalty and the caller's ``Wait``) serve and are free now; the wider steps come later."""
     entry = next((e for e in snapshot.entries if e.uniqueid == uniqueid), None)
     if entry is None:
         return None
     ahead = sum(1 for e in snapshot.entries if e.position < entry.position)
-    serving = free = 0
+    consultants = []
     for member in snapshot.members:
         if member.paused or member.status in UNREACHABLE:
             continue
-        serving += 1
         wrapup = member.wrapup_time or default_wrapup_s
         in_wrapup = bool(member.last_call) and (member.last_call or 0) + wrapup > now
-        if member.status in FREE and not member.in_call and not in_wrapup:
-            free += 1
-    return QueueFigures(ahead=ahead, serving=serving, free=free, handle_times=handle_times)
+        free = member.status in FREE and not member.in_call and not in_wrapup
+        consultants.append(Serving(member.penalty or 0, free))
+    serving, free_now, wider = figures_by_reach(consultants, waited=entry.wait or 0, routing=routing)
+    return QueueFigures(ahead=ahead, serving=serving, free=free_now, handle_times=handle_times, wider=wider)
 
 
 class WaitingAnnouncer:
@@ -125,6 +138,7 @@ class WaitingAnnouncer:
         period_s: float,
         default_handle_s: float,
         wrapup_s: float,
+        routing: Sequence[RoutingStep] = (),
         offer_callback: bool = True,
         clock: Clock = utc_now,
     ) -> None:
@@ -135,6 +149,7 @@ class WaitingAnnouncer:
         self.period_s = period_s
         self.default_handle_s = default_handle_s
         self.wrapup_s = wrapup_s
+        self.routing = tuple(routing)
         self.closing = (CALLBACK_OFFER,) if offer_callback else ()
         self.clock = clock
         self.callers: dict[str, WaitingCaller] = {}
@@ -288,6 +303,7 @@ class WaitingAnnouncer:
             await self.handle_times.recent(caller.queue),
             now=self.clock().timestamp(),
             default_wrapup_s=self.wrapup_s,
+            routing=self.routing,
         )
         if figures is None:
             return None
