@@ -8,8 +8,10 @@ name comes from Asterisk's events, never from the caller, and is checked against
 before use; the files are our own prompt ids in one of the catalogue's languages.
 
 The figures are read from Asterisk at each announcement (``QueueStatus`` of the caller's queue: the callers
-ahead, the consultants logged in, paused, in a call or in wrap-up) and from the queue's recent handle times
-(``AgentComplete``'s talk time plus the wrap-up, kept in Redis by :class:`~hotline.handle_times.HandleTimes`).
+ahead and the caller's time waited, the consultants logged in, paused, in a call or in wrap-up, and their
+penalties, which say the routing step that reaches them: :func:`queue_figures`) and from the queue's recent
+handle times (``AgentComplete``'s talk time plus the wrap-up, kept in Redis by
+:class:`~hotline.handle_times.HandleTimes`).
 Call-backs holding a place in the queue are channels in it, counted among the callers ahead. Each announcement
 ends with the offer of a call-back (``queue_callback_offer``). A caller who leaves the queue (a consultant
 answers, they press the call-back key, they hang up) has the announcement in progress cut at once.
