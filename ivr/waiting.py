@@ -8,8 +8,10 @@ name comes from Asterisk's events, never from the caller, and is checked against
 before use; the files are our own prompt ids in one of the catalogue's languages.
 
 The figures are read from Asterisk at each announcement (``QueueStatus`` of the caller's queue: the callers
-ahead, the consultants logged in, paused, in a call or in wrap-up) and from the queue's recent handle times
-(``AgentComplete``'s talk time plus the wrap-up, kept in Redis by :class:`~hotline.handle_times.HandleTimes`).
+ahead and the caller's time waited, the consultants logged in, paused, in a call or in wrap-up, and their
+penalties, which say the routing step that reaches them: :func:`queue_figures`) and from the queue's recent
+handle times (``AgentComplete``'s talk time plus the wrap-up, kept in Redis by
+:class:`~hotline.handle_times.HandleTimes`).
 Call-backs holding a place in the queue are channels in it, counted among the callers ahead. Each announcement
 ends with the offer of a call-back (``queue_callback_offer``). A caller who leaves the queue (a consultant
 answers, they press the call-back key, they hang up) has the announcement in progress cut at once.
@@ -22,7 +24,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +43,16 @@ from hotline.ami import (
 )
 from hotline.clock import Clock, utc_now
 from hotline.handle_times import HandleTimes
-from hotline.wait_estimate import QueueFigures, WaitEstimate, announcement, estimate_wait, every_prompt
+from hotline.queues import RoutingStep
+from hotline.wait_estimate import (
+    QueueFigures,
+    Serving,
+    WaitEstimate,
+    announcement,
+    estimate_wait,
+    every_prompt,
+    figures_by_reach,
+)
 from ivr.prompts import PromptCatalog, PromptError
 
 log = logging.getLogger(__name__)
@@ -96,22 +107,26 @@ def queue_figures(
     *,
     now: float,
     default_wrapup_s: float,
+    routing: Sequence[RoutingStep] = (),
 ) -> QueueFigures | None:
-    """The figures of one caller's wait from a snapshot of their queue; None if they are not in it."""
+    """The figures of one caller's wait from a snapshot of their queue; None if they are not in it.
+
+    With ``routing`` (``hotline/queues.yaml``'s steps), only the consultants the caller's step reaches now
+    (by their penalty and the caller's ``Wait``) serve and are free now; the wider steps come later."""
     entry = next((e for e in snapshot.entries if e.uniqueid == uniqueid), None)
     if entry is None:
         return None
     ahead = sum(1 for e in snapshot.entries if e.position < entry.position)
-    serving = free = 0
+    consultants = []
     for member in snapshot.members:
         if member.paused or member.status in UNREACHABLE:
             continue
-        serving += 1
         wrapup = member.wrapup_time or default_wrapup_s
         in_wrapup = bool(member.last_call) and (member.last_call or 0) + wrapup > now
-        if member.status in FREE and not member.in_call and not in_wrapup:
-            free += 1
-    return QueueFigures(ahead=ahead, serving=serving, free=free, handle_times=handle_times)
+        free = member.status in FREE and not member.in_call and not in_wrapup
+        consultants.append(Serving(member.penalty or 0, free))
+    serving, free_now, wider = figures_by_reach(consultants, waited=entry.wait or 0, routing=routing)
+    return QueueFigures(ahead=ahead, serving=serving, free=free_now, handle_times=handle_times, wider=wider)
 
 
 class WaitingAnnouncer:
@@ -125,6 +140,7 @@ class WaitingAnnouncer:
         period_s: float,
         default_handle_s: float,
         wrapup_s: float,
+        routing: Sequence[RoutingStep] = (),
         offer_callback: bool = True,
         clock: Clock = utc_now,
     ) -> None:
@@ -135,6 +151,7 @@ class WaitingAnnouncer:
         self.period_s = period_s
         self.default_handle_s = default_handle_s
         self.wrapup_s = wrapup_s
+        self.routing = tuple(routing)
         self.closing = (CALLBACK_OFFER,) if offer_callback else ()
         self.clock = clock
         self.callers: dict[str, WaitingCaller] = {}
@@ -288,6 +305,7 @@ class WaitingAnnouncer:
             await self.handle_times.recent(caller.queue),
             now=self.clock().timestamp(),
             default_wrapup_s=self.wrapup_s,
+            routing=self.routing,
         )
         if figures is None:
             return None

@@ -273,6 +273,7 @@ class Hotline:
             period_s=settings.wait_announce_seconds,
             default_handle_s=settings.wait_default_handle_seconds,
             wrapup_s=queues.wrapup_seconds,
+            routing=queues.routing,
         )
         await self.waiting.start()
         await self.waiting_ami.start()

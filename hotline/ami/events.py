@@ -88,6 +88,7 @@ class QueueMember(AmiEvent):
     in_call: bool
     last_call: int | None  # when their last call ended, seconds since the epoch (0: none yet)
     wrapup_time: int | None  # the member's own wrap-up time in seconds (0: the queue's)
+    penalty: int | None = None  # lower is offered first; the queue's rule widens the highest offered
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -279,6 +280,7 @@ def _queue_member(base: dict[str, Any], headers: Mapping[str, str]) -> QueueMemb
         in_call=headers.get("incall", "0") not in ("0", "", "false", "no"),
         last_call=_int(headers.get("lastcall")),
         wrapup_time=_int(headers.get("wrapuptime")),
+        penalty=_int(headers.get("penalty")),
     )
 
 

@@ -10,8 +10,10 @@ import pytest
 
 from hotline.ami import AgentComplete, ChanSpyStart, QueueCallerJoin, QueueEntry, QueueMember, parse_event
 from hotline.handle_times import HandleTimes
+from hotline.wait_estimate import WiderStep
 from ivr.waiting import CALLER_CHANNEL, QueueSnapshot, queue_figures
 from tests.core.conftest import REDIS_URL
+from tests.data import QUEUES
 
 
 def member(**fields: str) -> QueueMember:
@@ -21,9 +23,9 @@ def member(**fields: str) -> QueueMember:
     return event
 
 
-def entry(uniqueid: str, position: int) -> QueueEntry:
+def entry(uniqueid: str, position: int, wait: int = 12) -> QueueEntry:
     frame = {"Event": "QueueEntry", "Queue": "jobs", "Position": str(position), "Uniqueid": uniqueid}
-    event = parse_event(frame | {"Channel": f"PJSIP/loopback-0000000{position}", "Wait": "12"})
+    event = parse_event(frame | {"Channel": f"PJSIP/loopback-0000000{position}", "Wait": str(wait)})
     assert isinstance(event, QueueEntry)
     return event
 
@@ -43,8 +45,9 @@ def test_queue_events_become_typed_values() -> None:
         }
     )
     assert isinstance(done, AgentComplete) and done.talk_time == 95 and done.member == "PJSIP/anna"
-    anna = member(Paused="1", InCall="0", LastCall="1764489600", Wrapuptime="30")
+    anna = member(Paused="1", InCall="0", LastCall="1764489600", Wrapuptime="30", Penalty="11")
     assert anna.paused and not anna.in_call and anna.last_call == 1764489600 and anna.wrapup_time == 30
+    assert anna.penalty == 11 and member().penalty is None
     spy = parse_event(
         {
             "Event": "ChanSpyStart",
@@ -98,6 +101,34 @@ def test_figures_count_callers_ahead_and_consultants_serving_and_free() -> None:
     assert later is not None and later.free == 2
     # A caller who is no longer in the queue has no figures.
     assert queue_figures(snapshot, "9.9", (), now=NOW, default_wrapup_s=0) is None
+
+
+def test_with_routing_only_the_members_the_callers_step_reaches_serve_now() -> None:
+    snapshot = QueueSnapshot(
+        members=(
+            member(StateInterface="PJSIP/anna", Status="2", InCall="1", Penalty="0"),  # topic, on a call
+            member(StateInterface="PJSIP/bartek", Status="2", InCall="1", Penalty="1"),  # topic, on a call
+            member(
+                StateInterface="PJSIP/celina", Status="2", InCall="1", Penalty="11"
+            ),  # language, on a call
+            member(
+                StateInterface="PJSIP/dawid", Status="1", Penalty="11", Paused="1"
+            ),  # language, on a break
+            member(StateInterface="PJSIP/ewa", Status="1", Penalty="20"),  # anyone, free
+        ),
+        entries=(entry("1.1", 1, wait=130), entry("1.2", 2, wait=50), entry("1.3", 3, wait=5)),
+    )
+    routing = QUEUES.routing  # topic at once, the language after 45 s, anyone after 120 s
+    newest = queue_figures(snapshot, "1.3", (), now=NOW, default_wrapup_s=30, routing=routing)
+    assert newest is not None
+    # Ewa is free but 115 s away for this caller: nobody free for them now.
+    assert (newest.ahead, newest.serving, newest.free) == (2, 2, 0)
+    assert tuple(newest.wider) == (WiderStep(40, 1, 0), WiderStep(115, 1, 1))
+    second = queue_figures(snapshot, "1.2", (), now=NOW, default_wrapup_s=30, routing=routing)
+    assert second is not None and tuple(second.wider) == (WiderStep(-5, 1, 0), WiderStep(70, 1, 1))
+    # Blind to routing (no steps given): everyone serving and free from the first second, as before.
+    blind = queue_figures(snapshot, "1.3", (), now=NOW, default_wrapup_s=30)
+    assert blind is not None and (blind.serving, blind.free, tuple(blind.wider)) == (4, 1, ())
 
 
 @pytest.mark.parametrize(

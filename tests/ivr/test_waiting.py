@@ -13,8 +13,10 @@ import pytest
 from hotline.ami import AmiEvent, AmiResponse, parse_event
 from hotline.ami.actions import AmiAction, Hangup, Originate, QueueStatus
 from hotline.handle_times import HandleTimes
+from hotline.queues import RoutingStep
 from ivr.waiting import WaitingAnnouncer
 from tests.core.conftest import REDIS_URL
+from tests.data import QUEUES
 
 SOUNDS = "/sounds"
 
@@ -76,7 +78,9 @@ async def handle_times() -> AsyncIterator[HandleTimes]:
     await store.close()
 
 
-def announcer(ami: FakeAmi, handle_times: HandleTimes) -> WaitingAnnouncer:
+def announcer(
+    ami: FakeAmi, handle_times: HandleTimes, routing: tuple[RoutingStep, ...] = ()
+) -> WaitingAnnouncer:
     return WaitingAnnouncer(
         ami,  # type: ignore[arg-type]  # the fake plays the AMI client's part
         handle_times,
@@ -85,6 +89,7 @@ def announcer(ami: FakeAmi, handle_times: HandleTimes) -> WaitingAnnouncer:
         period_s=3600,  # announcements are asked for by the test
         default_handle_s=300,
         wrapup_s=30,
+        routing=routing,
     )
 
 
@@ -107,6 +112,33 @@ async def test_an_announcement_whispers_our_prompts_in_the_callers_language(
     }
     assert originate.channel_id == waiter.callers["1.2"].announcing
     await waiter.close()
+
+
+async def test_a_free_consultant_the_callers_step_does_not_reach_yet_is_not_counted(
+    handle_times: HandleTimes,
+) -> None:
+    frames = waiting("jobs", "1.1")
+    frames[0]["Penalty"] = "0"  # anna, of the topic, on a call
+    frames[1]["Wait"] = "45"
+    # Ewa, of another language (penalty 20), is free: the caller reaches her after 120 s of waiting.
+    frames.append({"Event": "QueueMember", "Queue": "jobs", "StateInterface": "PJSIP/ewa", "Status": "1"})
+    frames[-1]["Penalty"] = "20"
+    blind = FakeAmi({"jobs": frames})
+    said = FakeAmi({"jobs": frames})
+    for ami, routing in ((blind, ()), (said, QUEUES.routing)):
+        waiter = announcer(ami, handle_times, routing)
+        waiter.join("1.1", "PJSIP/loopback-00000001", "jobs", "pl")
+        assert await waiter.announce(waiter.callers["1.1"])
+        await waiter.close()
+    prompts = {
+        name: ami.originated()[0].variables["__HOTLINE_WAIT_PROMPTS"]
+        for name, ami in (("blind", blind), ("said", said))
+    }
+    # Blind to routing, Ewa made it "less than a minute". With the steps, nobody takes the caller for 75 s:
+    # Anna's call (300 s, cv 1, no history) is expected to end in 300 s, Ewa's step opens in 75 s and she
+    # takes the caller then if still free: 75 s, "about two minutes".
+    assert prompts["blind"].startswith(f"{SOUNDS}/pl/wait_ahead_0&{SOUNDS}/pl/wait_time_0&")
+    assert prompts["said"].startswith(f"{SOUNDS}/pl/wait_ahead_0&{SOUNDS}/pl/wait_time_2&")
 
 
 async def test_an_unknown_language_gets_the_first_one(handle_times: HandleTimes) -> None:
