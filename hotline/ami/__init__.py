@@ -1,5 +1,6 @@
-"""AMI: typed events (:mod:`.events`, a pure parser), typed actions and responses (:mod:`.actions`) and the
-client (:mod:`.client`, panoramisk underneath). Services import from here."""
+"""AMI: typed events (:mod:`.events`, a pure parser), typed actions and responses (:mod:`.actions`), the
+client (:mod:`.client`, panoramisk underneath) and the life of a service on a connection (:mod:`.service`).
+Services import from here."""
 
 from hotline.ami import actions
 from hotline.ami.actions import AmiAction, AmiResponse, UnsafeAmiValue
@@ -23,6 +24,7 @@ from hotline.ami.events import (
     UserEvent,
     parse_event,
 )
+from hotline.ami.service import AmiService
 
 __all__ = [
     "AgentComplete",
@@ -34,6 +36,7 @@ __all__ = [
     "AmiError",
     "AmiEvent",
     "AmiResponse",
+    "AmiService",
     "ChanSpyStart",
     "FullyBooted",
     "Hangup",

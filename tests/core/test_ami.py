@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
 
 from hotline.ami import AmiClient, AmiEvent, Hangup, Newexten, QueueCallerJoin, parse_event
 from hotline.settings import Settings
+from tests.core.ami_peer import FakeAmi, newexten
 
 
 def test_frames_become_typed_events() -> None:
@@ -55,63 +54,6 @@ def test_frames_become_typed_events() -> None:
 )
 def test_broken_or_unknown_frames_are_dropped(frame: dict[str, str]) -> None:
     assert parse_event(frame) is None
-
-
-@dataclass
-class FakeAmi:
-    """A socket peer speaking just enough AMI: banner, Login, Ping; it can push raw bytes and hang up."""
-
-    answer_pings: bool = True
-    logins: int = 0
-    writers: list[asyncio.StreamWriter] = field(default_factory=list)
-    logged_in: asyncio.Event = field(default_factory=asyncio.Event)
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.writers.append(writer)
-        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-        try:
-            while True:
-                block = await reader.readuntil(b"\r\n\r\n")
-                headers = dict(
-                    line.split(": ", 1) for line in block.decode().strip().split("\r\n") if ": " in line
-                )
-                action, action_id = headers.get("Action", "").lower(), headers.get("ActionID", "")
-                if action == "login":
-                    self.logins += 1
-                    writer.write(
-                        f"Response: Success\r\nActionID: {action_id}\r\nMessage: ok\r\n\r\n".encode()
-                    )
-                    writer.write(b"Event: FullyBooted\r\nStatus: Fully Booted\r\n\r\n")
-                    self.logged_in.set()
-                elif action == "ping" and self.answer_pings:
-                    writer.write(f"Response: Success\r\nActionID: {action_id}\r\nPing: Pong\r\n\r\n".encode())
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-
-    def push(self, data: bytes) -> None:
-        self.writers[-1].write(data)
-
-    def drop(self) -> None:
-        self.writers[-1].close()
-
-
-@pytest.fixture
-async def fake_ami() -> AsyncIterator[tuple[FakeAmi, int]]:
-    peer = FakeAmi()
-    server = await asyncio.start_server(peer.handle, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    yield peer, port
-    server.close()
-    for writer in peer.writers:
-        writer.close()
-
-
-def newexten(uniqueid: str, priority: int = 1) -> bytes:
-    return (
-        f"Event: Newexten\r\nUniqueid: {uniqueid}\r\nLinkedid: {uniqueid}\r\nChannel: PJSIP/x\r\n"
-        f"Context: hotline\r\nExtension: 19524\r\nPriority: {priority}\r\nCallerIDNum: 600\r\n\r\n"
-    ).encode()
 
 
 async def next_event(queue: asyncio.Queue[AmiEvent]) -> AmiEvent:
