@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ivr.prompts import prompt_file
 from ivr.speech.listen import Listened, SpeechListener
 
 # Keys that interrupt a prompt: every key, so that type-ahead works and `*`/`#` are seen.
@@ -121,14 +122,14 @@ class Dialog:
         self.channel = channel
         self.speech = speech  # None: keys only
         self.journal = journal
-        self.sounds_dir = sounds_dir.rstrip("/")
+        self.sounds_dir = sounds_dir
         self.language = language
         self.pending: str | None = None  # a key typed ahead during a prompt that asked nothing
         self.keys_pressed = 0  # in the whole call: a caller who presses none is helped differently
 
     def file(self, item: Prompt) -> str:
-        """The prompt's file as Asterisk finds it: ``{sounds_dir}/{language}/{prompt_id}``."""
-        return f"{self.sounds_dir}/{item.language}/{item.prompt_id}"
+        """The prompt's file as Asterisk finds it (:func:`ivr.prompts.prompt_file`)."""
+        return prompt_file(self.sounds_dir, item.language, item.prompt_id)
 
     def prompts(self, prompt_ids: Sequence[str], language: str | None = None) -> list[Item]:
         return [Prompt(p, language or self.language) for p in prompt_ids]

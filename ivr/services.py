@@ -27,7 +27,7 @@ class IvrServices:
     recorder: CallRecorder
     menu: Menu
     hours: OpeningHours
-    # Where Asterisk finds the prompts: f"{sounds_dir}/{language}/{prompt_id}".
+    # Where Asterisk finds the prompts: ivr.prompts.prompt_file(sounds_dir, language, prompt_id).
     sounds_dir: str
     now: Clock = utc_now
     # The live picture of calls (Redis): the IVR reports each caller's progress through the menu.

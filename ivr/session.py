@@ -401,7 +401,7 @@ async def run_ivr(
       is therefore not needed here.
     - ``hours``: when consultants answer; outside them a consultant choice becomes a call-back offer.
     - ``journal``: records the call, gives the caller's recent topic, stores call-back requests.
-    - ``sounds_dir``: the prompts' folder as Asterisk sees it; files are ``{sounds_dir}/{lang}/{prompt_id}``.
+    - ``sounds_dir``: the prompts' folder as Asterisk sees it; files are :func:`ivr.prompts.prompt_file`.
     - ``now``: the clock (aware datetimes), injectable for tests.
     - ``region``: how phone numbers without a country code are read (settings ``default_region``).
     - ``speech``: hears spoken answers (None: the menu is keys only); ``speech_languages``: the callers'

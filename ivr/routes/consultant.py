@@ -12,6 +12,7 @@ import re
 
 from hotline.consultants import ConsultantError
 from ivr.fastagi import Channel, Route
+from ivr.prompts import prompt_file
 from ivr.services import IvrServices
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ LANGUAGE = "pl"
 
 def route(services: IvrServices) -> Route:
     def prompt(name: str) -> str:
-        return f"{services.sounds_dir.rstrip('/')}/{LANGUAGE}/{name}"
+        return prompt_file(services.sounds_dir, LANGUAGE, name)
 
     async def consultant(channel: Channel) -> None:
         env = channel.env

@@ -14,6 +14,7 @@ import logging
 
 from hotline.phone import is_presentation_restricted, normalise_caller, parse_dialable
 from ivr.fastagi import Channel, Route
+from ivr.prompts import prompt_file
 from ivr.services import IvrServices
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ def route(services: IvrServices) -> Route:
     settings = services.settings
 
     def prompt(language: str, name: str) -> str:
-        return f"{services.sounds_dir.rstrip('/')}/{language}/{name}"
+        return prompt_file(services.sounds_dir, language, name)
 
     async def queue_callback(channel: Channel) -> None:
         env = channel.env
