@@ -16,23 +16,18 @@ them (the model and its rules: :mod:`hotline.callbacks`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import re
-from collections.abc import Coroutine
 from datetime import timedelta
-from typing import Any
 
-from hotline.ami import AgentConnect, AmiClient, AmiError, AmiEvent, Hangup, UserEvent, actions
+from hotline.ami import AgentConnect, AmiClient, AmiError, AmiEvent, AmiService, Hangup, UserEvent, actions
 from hotline.callbacks import CHANNEL_ID, CallbackStore, Placement, placeholder_originate
 from hotline.clock import Clock, utc_now
 from hotline.queues import Queues
 from hotline.settings import Settings
 from ivr.hours import OpeningHours
+from ivr.prompts import dialplan_prompt_file
 
 log = logging.getLogger(__name__)
-
-SOUND_PATH = re.compile(r"^[A-Za-z0-9/_.-]{1,200}$")
 
 
 class CallbackDialer:
@@ -52,49 +47,42 @@ class CallbackDialer:
         self.queues = queues
         self.hours = hours
         self.ami = ami
-        self.sounds_dir = sounds_dir.rstrip("/")
+        self.sounds_dir = sounds_dir
         self.now = now
-        self._events: asyncio.Queue[AmiEvent] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._service: AmiService | None = None
         # The consultant (queue member interface) who took each placeholder, by its channel id.
         self._taken_by: dict[str, str] = {}
         # Queues where a placeholder of a pending request (not an in-queue one) waits now.
         self._waiting_in: dict[str, str] = {}
         self._lock = asyncio.Lock()
+        # Set when the placeholders are adopted after a login, cleared at each login (tests wait for it).
         self.adopted = asyncio.Event()
 
     # -- running --------------------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.ami is None:
             return
-        self._events = self.ami.subscribe()
-        self.ami.on_login(lambda: self._spawn(self._after_login(), "callback-adopt"))
-        self._spawn(self._follow(), "callback-events")
-        self._spawn(self._work(), "callback-dialer")
-        await self.ami.start()
+        self._service = AmiService(
+            self.ami,
+            "callback",
+            self._on_event,
+            events="call,agent,user",
+            after_login=self._after_login,
+            login_resets=self.adopted,
+        )
+        self._service.spawn(self._work(), "callback-dialer")
+        await self._service.start()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self.ami is not None:
-            if self._events is not None:
-                self.ami.unsubscribe(self._events)
+        if self._service is not None:
+            await self._service.close()
+        elif self.ami is not None:
             await self.ami.close()
-
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def _after_login(self) -> None:
         """Follow the placeholders Asterisk still holds; settle the attempts whose placeholder is gone."""
         assert self.ami is not None
-        self.adopted.clear()
         try:
-            await self.ami.send(actions.Events(mask="call,agent,user"))
             response = await self.ami.send(actions.Status(), timeout=30)
         except AmiError as exc:
             log.warning("call-backs not adopted (%s); again at the next login", exc)
@@ -116,8 +104,7 @@ class CallbackDialer:
         return placement is not None and await self._originate(placement)
 
     def _whisper(self, topic: str) -> str:
-        path = f"{self.sounds_dir}/pl/callback_whisper_{topic}"
-        return path if SOUND_PATH.fullmatch(path) else ""
+        return dialplan_prompt_file(self.sounds_dir, "pl", f"callback_whisper_{topic}") or ""
 
     async def _originate(self, placement: Placement) -> bool:
         if self.ami is None or not self.ami.connected:
@@ -189,15 +176,6 @@ class CallbackDialer:
         )
 
     # -- following ------------------------------------------------------------------------------------------
-    async def _follow(self) -> None:
-        assert self._events is not None
-        while True:
-            event = await self._events.get()
-            try:
-                await self._on_event(event)
-            except Exception:
-                log.exception("call-back event not applied: %s", event.name)
-
     async def _on_event(self, event: AmiEvent) -> None:
         if isinstance(event, AgentConnect) and event.uniqueid.endswith("-q"):
             channel_id = event.uniqueid[:-2]

@@ -24,7 +24,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,7 @@ from hotline.ami import (
     AmiClient,
     AmiError,
     AmiEvent,
+    AmiService,
     Hangup,
     QueueCallerJoin,
     QueueCallerLeave,
@@ -53,7 +54,7 @@ from hotline.wait_estimate import (
     every_prompt,
     figures_by_reach,
 )
-from ivr.prompts import PromptCatalog, PromptError
+from ivr.prompts import PromptCatalog, PromptError, prompt_file
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class WaitingAnnouncer:
     ) -> None:
         self.ami = ami
         self.handle_times = handle_times
-        self.sounds_dir = sounds_dir.rstrip("/")
+        self.sounds_dir = sounds_dir
         self.languages = languages
         self.period_s = period_s
         self.default_handle_s = default_handle_s
@@ -156,48 +157,25 @@ class WaitingAnnouncer:
         self.clock = clock
         self.callers: dict[str, WaitingCaller] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._consumer: asyncio.Task[None] | None = None
-        self._events: asyncio.Queue[AmiEvent] | None = None
+        # The connection is the runner's (it starts and closes it). At every login: the callers already
+        # waiting (a restarted service, an AMI outage) are taken up.
+        self._service = AmiService(
+            ami, "waiting", self.apply, after_login=self._adopt_waiting, owns_connection=False
+        )
         # The latest QueueStatus of each queue (or the one on its way), and when it was asked for.
         self._snapshots: dict[str, tuple[float, asyncio.Task[Mapping[str, QueueSnapshot]]]] = {}
 
     async def start(self) -> None:
-        self._events = self.ami.subscribe()
-        self._consumer = asyncio.create_task(self._consume(), name="waiting-announcer")
-        # At every login: the callers already waiting (a restarted service, an AMI outage) are taken up.
-        self.ami.on_login(lambda: self._spawn(self._adopt_waiting(), "waiting-adopt"))
+        await self._service.start()
 
     async def close(self) -> None:
-        if self._events is not None:
-            self.ami.unsubscribe(self._events)
-        tasks = [*self._timers.values(), *self._tasks, *(task for _, task in self._snapshots.values())]
-        if self._consumer is not None:
-            tasks.append(self._consumer)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, AmiError):
-                await task
+        """Every timer, announcement cut and QueueStatus of this announcer cancelled."""
+        await self._service.close()
         self._timers.clear()
         self._snapshots.clear()
         self.callers.clear()
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     # -- following the queues ---------------------------------------------------------------------------
-    async def _consume(self) -> None:
-        assert self._events is not None
-        while True:
-            event = await self._events.get()
-            try:
-                await self.apply(event)
-            except Exception:
-                log.exception("waiting announcements: event %s not applied", event.name)
-
     async def apply(self, event: AmiEvent) -> None:
         if isinstance(event, QueueCallerJoin):
             self.join(event.uniqueid, event.channel, event.queue, event.language)
@@ -216,7 +194,7 @@ class WaitingAnnouncer:
         self.leave(uniqueid)
         caller = WaitingCaller(uniqueid, channel, queue, language)
         self.callers[uniqueid] = caller
-        self._timers[uniqueid] = asyncio.create_task(self._every_period(caller), name=f"waiting-{uniqueid}")
+        self._timers[uniqueid] = self._service.spawn(self._every_period(caller), f"waiting-{uniqueid}")
 
     def leave(self, uniqueid: str) -> None:
         caller = self.callers.pop(uniqueid, None)
@@ -225,7 +203,7 @@ class WaitingAnnouncer:
             timer.cancel()
         if caller is not None and caller.announcing is not None:
             # Not over a consultant's voice nor the call-back's questions: the whisper ends with the wait.
-            self._spawn(self._cut(caller.announcing), f"waiting-cut-{uniqueid}")
+            self._service.spawn(self._cut(caller.announcing), f"waiting-cut-{uniqueid}")
 
     async def _cut(self, channel_id: str) -> None:
         with contextlib.suppress(AmiError):  # over already: the usual case
@@ -290,7 +268,7 @@ class WaitingAnnouncer:
         now = asyncio.get_running_loop().time()
         asked = self._snapshots.get(queue)
         if asked is None or now - asked[0] > SNAPSHOT_FRESH_S or _failed(asked[1]):
-            asked = (now, asyncio.create_task(self.snapshots(queue), name=f"queue-status-{queue}"))
+            asked = (now, self._service.spawn(self.snapshots(queue), f"queue-status-{queue}"))
             self._snapshots[queue] = asked
         return (await asyncio.shield(asked[1])).get(queue)
 
@@ -317,7 +295,7 @@ class WaitingAnnouncer:
         if estimate is None or caller.uniqueid not in self.callers:
             return False
         prompts = (*announcement(estimate), *self.closing)
-        files = "&".join(f"{self.sounds_dir}/{caller.language}/{prompt}" for prompt in prompts)
+        files = "&".join(prompt_file(self.sounds_dir, caller.language, prompt) for prompt in prompts)
         caller.announcements += 1
         log.debug(
             "announcement %d to %s in %s (%s): %d ahead, %s",

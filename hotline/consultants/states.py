@@ -22,13 +22,12 @@ import contextlib
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import select
 
-from hotline.ami import AgentRingNoAnswer, AmiClient, AmiError, AmiEvent
-from hotline.ami.actions import Events, QueueAdd, QueuePause, QueuePenalty, QueueRemove, QueueStatus
+from hotline.ami import AgentRingNoAnswer, AmiClient, AmiError, AmiEvent, AmiService
+from hotline.ami.actions import QueueAdd, QueuePause, QueuePenalty, QueueRemove, QueueStatus
 from hotline.consultants.directory import ConsultantError, ConsultantInfo, Consultants
 from hotline.db import Consultant, ConsultantStateChange
 from hotline.queues import NO_ANSWER
@@ -52,57 +51,39 @@ class ConsultantStates:
         self.ami = ami
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._restore_lock = asyncio.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._events: asyncio.Queue[AmiEvent] | None = None
-        # Set after each completed restore (tests and the console wait for it).
+        self._service: AmiService | None = None
+        # Set after each completed restore, cleared at each AMI login (tests and the console wait for it).
         self.restored = asyncio.Event()
 
     # -- running --------------------------------------------------------------------------------------------
     async def start(self) -> None:
         if self.ami is None:
             return
-        self._events = self.ami.subscribe()
-        self.ami.on_login(self._on_login)
-        self._spawn(self._follow(), "consultant-events")
-        await self.ami.start()
+        self._service = AmiService(
+            self.ami,
+            "consultant",
+            self._on_event,
+            events="agent",
+            after_login=self._after_login,
+            login_resets=self.restored,
+        )
+        await self._service.start()
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        if self.ami is not None:
-            if self._events is not None:
-                self.ami.unsubscribe(self._events)
+        if self._service is not None:
+            await self._service.close()
+        elif self.ami is not None:
             await self.ami.close()
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> None:
-        task = asyncio.create_task(coroutine, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    def _on_login(self) -> None:
-        self.restored.clear()
-        self._spawn(self._after_login(), "consultant-restore")
-
     async def _after_login(self) -> None:
-        assert self.ami is not None
         try:
-            await self.ami.send(Events(mask="agent"))
             await self.restore()
         except AmiError as exc:
             log.warning("consultants' queue members not restored (%s); again at the next login", exc)
 
-    async def _follow(self) -> None:
-        assert self._events is not None
-        while True:
-            event = await self._events.get()
-            if isinstance(event, AgentRingNoAnswer):
-                try:
-                    await self.rang_out(event.interface)
-                except Exception:
-                    log.exception("no-answer pause of %r not recorded", event.interface[:60])
+    async def _on_event(self, event: AmiEvent) -> None:
+        if isinstance(event, AgentRingNoAnswer):
+            await self.rang_out(event.interface)
 
     # -- changes --------------------------------------------------------------------------------------------
     async def log_in(self, consultant: ConsultantInfo, *, source: str) -> ConsultantInfo:
