@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.prompts import PromptCatalog, PromptError
+from ivr.prompts import PromptCatalog, PromptError, dialplan_prompt_file, prompt_file
 from ivr.prompts.build import Manifest, build_prompts, is_telephone_wav, main
 from tests.data import PROMPTS_FILE as DEFAULT_SOURCE
 
@@ -363,3 +363,20 @@ def test_the_advisor_answers_await_the_content_owners_review() -> None:
     advisors = {"advisor_documents", "advisor_benefit", "advisor_hours", "advisor_return"}
     assert set(reviews) == advisors
     assert all("content owner" in note for note in reviews.values())
+
+
+def test_a_prompts_file_is_under_the_sounds_dir_by_language() -> None:
+    assert prompt_file("/var/lib/hotline/sounds/", "uk", "greeting") == "/var/lib/hotline/sounds/uk/greeting"
+    assert prompt_file("/sounds", "pl", "goodbye") == "/sounds/pl/goodbye"
+
+
+def test_a_plain_prompts_file_may_go_to_the_dialplan() -> None:
+    path = dialplan_prompt_file("/sounds/", "pl", "callback_whisper_jobs")
+    assert path == "/sounds/pl/callback_whisper_jobs"
+
+
+@pytest.mark.parametrize(
+    "sounds_dir", ["/my sounds", "/sounds&/etc/x", "/sounds,1", "/${EVIL}", "/" + "s" * 200]
+)
+def test_a_prompts_file_the_dialplan_could_misread_is_refused(sounds_dir: str) -> None:
+    assert dialplan_prompt_file(sounds_dir, "pl", "callback_whisper_jobs") is None
