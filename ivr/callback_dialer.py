@@ -49,7 +49,6 @@ class CallbackDialer:
         self.ami = ami
         self.sounds_dir = sounds_dir
         self.now = now
-        self._service: AmiService | None = None
         # The consultant (queue member interface) who took each placeholder, by its channel id.
         self._taken_by: dict[str, str] = {}
         # Queues where a placeholder of a pending request (not an in-queue one) waits now.
@@ -57,27 +56,28 @@ class CallbackDialer:
         self._lock = asyncio.Lock()
         # Set when the placeholders are adopted after a login, cleared at each login (tests wait for it).
         self.adopted = asyncio.Event()
+        self._service = (
+            AmiService(
+                ami,
+                "callback",
+                self._on_event,
+                events="call,agent,user",
+                after_login=self._after_login,
+                login_resets=self.adopted,
+            )
+            if ami is not None
+            else None
+        )
 
     # -- running --------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        if self.ami is None:
-            return
-        self._service = AmiService(
-            self.ami,
-            "callback",
-            self._on_event,
-            events="call,agent,user",
-            after_login=self._after_login,
-            login_resets=self.adopted,
-        )
-        self._service.spawn(self._work(), "callback-dialer")
-        await self._service.start()
+        if self._service is not None:
+            self._service.spawn(self._work(), "callback-dialer")
+            await self._service.start()
 
     async def close(self) -> None:
         if self._service is not None:
             await self._service.close()
-        elif self.ami is not None:
-            await self.ami.close()
 
     async def _after_login(self) -> None:
         """Follow the placeholders Asterisk still holds; settle the attempts whose placeholder is gone."""

@@ -51,29 +51,29 @@ class ConsultantStates:
         self.ami = ami
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._restore_lock = asyncio.Lock()
-        self._service: AmiService | None = None
         # Set after each completed restore, cleared at each AMI login (tests and the console wait for it).
         self.restored = asyncio.Event()
+        self._service = (
+            AmiService(
+                ami,
+                "consultant",
+                self._on_event,
+                events="agent",
+                after_login=self._after_login,
+                login_resets=self.restored,
+            )
+            if ami is not None
+            else None
+        )
 
     # -- running --------------------------------------------------------------------------------------------
     async def start(self) -> None:
-        if self.ami is None:
-            return
-        self._service = AmiService(
-            self.ami,
-            "consultant",
-            self._on_event,
-            events="agent",
-            after_login=self._after_login,
-            login_resets=self.restored,
-        )
-        await self._service.start()
+        if self._service is not None:
+            await self._service.start()
 
     async def close(self) -> None:
         if self._service is not None:
             await self._service.close()
-        elif self.ami is not None:
-            await self.ami.close()
 
     async def _after_login(self) -> None:
         try:
