@@ -41,6 +41,7 @@ class CallbackDialer:
         sounds_dir: str,
         *,
         now: Clock = utc_now,
+        owns_connection: bool = True,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -64,6 +65,7 @@ class CallbackDialer:
                 events="call,agent,user",
                 after_login=self._after_login,
                 login_resets=self.adopted,
+                owns_connection=owns_connection,
             )
             if ami is not None
             else None

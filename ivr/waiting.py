@@ -160,7 +160,12 @@ class WaitingAnnouncer:
         # The connection is the runner's (it starts and closes it). At every login: the callers already
         # waiting (a restarted service, an AMI outage) are taken up.
         self._service = AmiService(
-            ami, "waiting", self.apply, after_login=self._adopt_waiting, owns_connection=False
+            ami,
+            "waiting",
+            self.apply,
+            events="call,agent",  # callers joining and leaving queues, hang-ups, ends of calls
+            after_login=self._adopt_waiting,
+            owns_connection=False,
         )
         # The latest QueueStatus of each queue (or the one on its way), and when it was asked for.
         self._snapshots: dict[str, tuple[float, asyncio.Task[Mapping[str, QueueSnapshot]]]] = {}

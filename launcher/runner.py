@@ -99,9 +99,10 @@ class Hotline:
     engine: AsyncEngine | None = None
     services: IvrServices | None = None
     speech: SpeechListener | None = None
-    # Announcements to callers waiting in a queue (their own AMI connection); None when switched off.
+    # Announcements to callers waiting in a queue; None when switched off.
     waiting: WaitingAnnouncer | None = None
-    waiting_ami: AmiClient | None = None
+    # The AMI connection of the consultants' states, the call-back dialler and the waiting announcer.
+    services_ami: AmiClient | None = None
     consultants: Consultants | None = None
     consultant_states: ConsultantStates | None = None
     case_cards: CaseCards | None = None
@@ -156,9 +157,12 @@ class Hotline:
             self.phones = ConsultantPhones(self.consultants, settings.asterisk_etc_dir, settings)
             await self.phones.sync()
 
-        # Consultants' states: their own AMI connection (the services' user), which rebuilds Asterisk's queue
-        # members from the database at every login: after this start, and after any restart of Asterisk.
-        self.consultant_states = ConsultantStates(self.consultants, AmiClient(settings))
+        # One AMI connection (the services' user) for the consultants' states, the call-back dialler and the
+        # waiting announcements, started once all three follow it; each has its own queue of its events.
+        self.services_ami = AmiClient(settings)
+        # Consultants' states rebuild Asterisk's queue members from the database at every login: after this
+        # start, and after any restart of Asterisk.
+        self.consultant_states = ConsultantStates(self.consultants, self.services_ami, owns_connection=False)
         await self.consultant_states.start()
         # Transfers: the case cards, the targets, and the console's transfers over the same AMI connection.
         self.case_cards = CaseCards(sessions, now=self.clock)
@@ -175,15 +179,16 @@ class Hotline:
         )
         await self.live.start_fresh()
         await self.start_speech()
-        # Call-backs: their own AMI connection; placeholders hold callers' places in the queues.
+        # Call-backs: placeholders hold callers' places in the queues.
         self.callbacks = CallbackDialer(
             settings,
             CallbackStore(sessions, now=self.clock),
             queues,
             load_hours(settings.hours_file),
-            AmiClient(settings),
+            self.services_ami,
             sounds_dir,
             now=self.clock,
+            owns_connection=False,
         )
         await self.callbacks.start()
         self.services = load_ivr_services(
@@ -200,6 +205,9 @@ class Hotline:
             transfer_targets=self.transfer_targets,
             callback_dialer=self.callbacks,
         )
+        await self.start_waiting(queues)
+        # Every service of the shared connection follows it now: it may log in.
+        await self.services_ami.start()
         await self.start_agi()
 
         self.listener_ami = AmiClient(settings, username=settings.ami_listener_username)
@@ -224,7 +232,6 @@ class Hotline:
         await self.listener_ami.start()
         if self.manage_asterisk:
             await self.listener_ami.wait_connected()
-        await self.start_waiting(queues)
         if self.tools_ami:
             self.ami = AmiClient(settings)
             await self.ami.start()
@@ -264,9 +271,9 @@ class Hotline:
         assert self.services is not None
         catalog = PromptCatalog.load(settings.prompts_file)
         check_prompts(catalog)
-        self.waiting_ami = AmiClient(settings)
+        assert self.services_ami is not None
         self.waiting = WaitingAnnouncer(
-            self.waiting_ami,
+            self.services_ami,
             HandleTimes(settings.redis_url, prefix=settings.redis_prefix),
             sounds_dir=self.services.sounds_dir,
             languages=catalog.languages,
@@ -276,7 +283,6 @@ class Hotline:
             routing=queues.routing,
         )
         await self.waiting.start()
-        await self.waiting_ami.start()
 
     async def start_speech(self) -> None:
         """Load the speech model (none configured: speech is off) and open the AudioSocket server."""
@@ -319,8 +325,8 @@ class Hotline:
         if self.waiting is not None:
             await self.waiting.close()
             await self.waiting.handle_times.close()
-        if self.waiting_ami is not None:
-            await self.waiting_ami.close()
+        if self.services_ami is not None:
+            await self.services_ami.close()  # after its services
         await self.stop_agi()
         await self.stop_speech()
         if self.live is not None:

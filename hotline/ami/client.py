@@ -15,7 +15,7 @@ from collections.abc import Callable
 from panoramisk import Manager, Message
 from panoramisk.ami_protocol import AMIProtocol
 
-from hotline.ami.actions import AmiAction, AmiResponse, Ping
+from hotline.ami.actions import AmiAction, AmiResponse, Events, Ping
 from hotline.ami.events import AmiEvent, parse_event
 from hotline.settings import Settings
 
@@ -62,6 +62,10 @@ class AmiClient:
         self.username = username or settings.ami_username
         self._subscribers: list[asyncio.Queue[AmiEvent]] = []
         self._login_callbacks: list[Callable[[], None]] = []
+        # The event classes the services on this connection asked for (want_events); empty: all of the
+        # user's read classes.
+        self._event_classes: set[str] = set()
+        self._events_asked = asyncio.Event()
         self._logged_in = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._manager = _Manager(
@@ -107,16 +111,42 @@ class AmiClient:
         meanwhile: a listener reconciles)."""
         self._login_callbacks.append(callback)
 
+    def want_events(self, mask: str) -> None:
+        """Receive the events of these classes (``"call,agent"``): several services on one connection each
+        say what they need, and at every login the session asks for the union (AMI ``Events``). Until it is
+        answered (:meth:`events_asked`) a session receives every class of its user, never fewer."""
+        self._event_classes.update(c.strip() for c in mask.split(",") if c.strip())
+
+    async def events_asked(self) -> None:
+        """Return once this login's ``Events`` action was answered (or failed: logged), at once when no
+        service asked for classes."""
+        await self._events_asked.wait()
+
     def _on_login(self, _manager: Manager) -> None:
         log.info(
             "AMI logged in at %s:%s as %s", self.settings.ami_host, self.settings.ami_port, self.username
         )
         self._logged_in.set()
+        self._events_asked.clear()
+        if self._event_classes:
+            task = asyncio.create_task(self._ask_events(), name="ami-events")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._events_asked.set()
         for callback in self._login_callbacks:
             try:
                 callback()
             except Exception:
                 log.exception("an AMI login callback failed")
+
+    async def _ask_events(self) -> None:
+        try:
+            await self.send(Events(mask=",".join(sorted(self._event_classes))))
+        except AmiError as exc:
+            log.warning("AMI events not narrowed to %s (%s)", ",".join(sorted(self._event_classes)), exc)
+        finally:
+            self._events_asked.set()
 
     def _on_disconnect(self, _manager: Manager, exc: Exception | None) -> None:
         if self._logged_in.is_set():

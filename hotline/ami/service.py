@@ -2,14 +2,14 @@
 the tasks it starts, and an orderly close.
 
 A service (consultants' states, the call-back dialer, the waiting announcer) gives :class:`AmiService` its
-``handle`` for each event and, optionally, the events it needs (``Events(mask=…)``, sent at every login) and
-an ``after_login`` coroutine (restore, adopt: run at every login, the first and each reconnection, since
+``handle`` for each event and, optionally, the event classes it needs (``events``: the connection asks for
+the union of its services' classes at every login, :meth:`AmiClient.want_events`) and an ``after_login``
+coroutine (restore, adopt: run at every login, the first and each reconnection, since
 events were missed meanwhile). Every task is started with :meth:`AmiService.spawn`, which keeps a reference
 until it ends; :meth:`AmiService.close` cancels and awaits them all.
 
-Several services may share one connection (``owns_connection=False``: whoever made it starts and closes it);
-each then has its own queue of events. The mask is the connection's, not the service's: services sharing a
-connection need the union of their masks.
+Several services share one connection (``owns_connection=False``: whoever made it starts and closes it);
+each has its own queue of events, and handles only the events it knows.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from hotline.ami.actions import Events
-from hotline.ami.client import AmiClient, AmiError
+from hotline.ami.client import AmiClient
 from hotline.ami.events import AmiEvent
 
 log = logging.getLogger(__name__)
@@ -34,8 +33,9 @@ class AmiService:
     - :meth:`start`: subscribes to the connection's events, registers the login hook, starts the event loop
       (task ``{name}-events``) and, when the service owns the connection, starts it.
     - At every login: ``login_resets`` is cleared at once (before anything waits on it; the service sets it
-      when its after-login work is done), then a task ``{name}-login`` sends ``Events(mask=events)`` (when
-      given) and runs ``after_login``. A failure there is logged; the next login tries again.
+      when its after-login work is done), then a task ``{name}-login`` waits until the connection's event
+      classes are asked for (when ``events`` is given) and runs ``after_login``. A failure there is logged;
+      the next login tries again.
     - Each event goes to ``handle``, in arrival order; an exception handling one is logged and the loop goes
       on with the next.
     - :meth:`close`: unsubscribes, cancels and awaits every task, and closes the connection if it owns it.
@@ -64,6 +64,8 @@ class AmiService:
         self._closed = False
 
     async def start(self) -> None:
+        if self.events is not None:
+            self.ami.want_events(self.events)
         self._queue = self.ami.subscribe()
         self.ami.on_login(self._on_login)
         self.spawn(self._follow(self._queue), f"{self.name}-events")
@@ -96,21 +98,16 @@ class AmiService:
             return
         if self.login_resets is not None:
             self.login_resets.clear()
-        if self.events is not None or self.after_login is not None:
-            self.spawn(self._after_login(), f"{self.name}-login")
-
-    async def _after_login(self) -> None:
-        if self.events is not None:
-            try:
-                await self.ami.send(Events(mask=self.events))
-            except AmiError as exc:
-                log.warning("%s: AMI events not asked for (%s); again at the next login", self.name, exc)
-                return
         if self.after_login is not None:
-            try:
-                await self.after_login()
-            except Exception:
-                log.exception("%s: the work after the AMI login failed; again at the next login", self.name)
+            self.spawn(self._after_login(self.after_login), f"{self.name}-login")
+
+    async def _after_login(self, work: Callable[[], Awaitable[None]]) -> None:
+        if self.events is not None:
+            await self.ami.events_asked()
+        try:
+            await work()
+        except Exception:
+            log.exception("%s: the work after the AMI login failed; again at the next login", self.name)
 
     async def _follow(self, queue: asyncio.Queue[AmiEvent]) -> None:
         while True:

@@ -42,10 +42,13 @@ INTERFACE = re.compile(r"^PJSIP/(c[0-9]{4,9})$")
 class ConsultantStates:
     """Changes consultants' states (database, then Asterisk) and follows Asterisk's "no answer" pauses.
 
-    ``ami`` is a connection of the services' AMI user that this object owns: it asks only for the "agent"
-    events and restores the queue members at every login."""
+    ``ami`` is a connection of the services' AMI user, this object's own or shared with the other services
+    (``owns_connection=False``: whoever made it starts and closes it): it needs the "agent" events and
+    restores the queue members at every login."""
 
-    def __init__(self, consultants: Consultants, ami: AmiClient | None = None) -> None:
+    def __init__(
+        self, consultants: Consultants, ami: AmiClient | None = None, *, owns_connection: bool = True
+    ) -> None:
         self.consultants = consultants
         self.queues = consultants.queues
         self.ami = ami
@@ -61,6 +64,7 @@ class ConsultantStates:
                 events="agent",
                 after_login=self._after_login,
                 login_resets=self.restored,
+                owns_connection=owns_connection,
             )
             if ami is not None
             else None

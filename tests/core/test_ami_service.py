@@ -124,3 +124,34 @@ async def test_a_service_on_a_shared_connection_leaves_it_open_and_stops_hearing
     finally:
         await second.close()
         await ami.close()
+
+
+async def test_services_sharing_a_connection_get_the_union_of_their_event_classes_at_every_login(
+    fake_ami: tuple[FakeAmi, int],
+) -> None:
+    peer, port = fake_ami
+    ami = client(port)
+    seen: asyncio.Queue[tuple[str, tuple[str, ...]]] = asyncio.Queue()
+
+    def service(name: str, events: str) -> AmiService:
+        async def after_login() -> None:
+            # Each service's work starts once the connection's classes were asked for.
+            masks = tuple(a["EventMask"] for a in peer.actions if a.get("Action") == "Events")
+            await seen.put((name, masks))
+
+        return AmiService(ami, name, ignore, events=events, after_login=after_login, owns_connection=False)
+
+    states, dialler = service("states", "agent"), service("dialler", "call, agent,user")
+    await states.start()
+    await dialler.start()
+    await ami.start()
+    try:
+        first = {await asyncio.wait_for(seen.get(), 10) for _ in range(2)}
+        assert first == {("states", ("agent,call,user",)), ("dialler", ("agent,call,user",))}
+        peer.drop()
+        again = {await asyncio.wait_for(seen.get(), 15) for _ in range(2)}
+        assert {masks.count("agent,call,user") for _, masks in again} == {2}  # one Events per login
+    finally:
+        await states.close()
+        await dialler.close()
+        await ami.close()
