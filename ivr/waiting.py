@@ -224,6 +224,9 @@ class WaitingAnnouncer:
                     return
             except (AmiError, OSError) as exc:
                 log.warning("announcement to %s skipped: %s", caller.uniqueid, exc)
+            except Exception:
+                # A fault of ours must not end the caller's announcements: this one is lost, the next comes.
+                log.exception("announcement to %s failed; the next one comes in its time", caller.uniqueid)
 
     async def _call_ended(self, event: AgentComplete) -> None:
         if event.talk_time is None or event.talk_time < 0 or not QUEUE_NAME.fullmatch(event.queue):

@@ -245,3 +245,41 @@ async def test_leaving_the_queue_cuts_the_announcement_in_progress(handle_times:
         await asyncio.sleep(0)
     assert hung_up() == [originate.channel_id]
     await waiter.close()
+
+
+@dataclass
+class FailingOnceAmi(FakeAmi):
+    """Its first Originate fails with an error nobody foresaw."""
+
+    failed: bool = False
+    announced: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, action: AmiAction, *, timeout: float | None = None) -> AmiResponse:
+        if isinstance(action, Originate):
+            if not self.failed:
+                self.failed = True
+                raise RuntimeError("a fault nobody foresaw")
+            self.announced.set()
+        return await super().send(action, timeout=timeout)
+
+
+async def test_an_announcement_that_fails_unexpectedly_is_logged_and_the_next_one_comes(
+    handle_times: HandleTimes, caplog: pytest.LogCaptureFixture
+) -> None:
+    ami = FailingOnceAmi({"jobs": waiting("jobs", "1.1")})
+    waiter = WaitingAnnouncer(
+        ami,  # type: ignore[arg-type]  # the fake plays the AMI client's part
+        handle_times,
+        sounds_dir=SOUNDS,
+        languages=("pl",),
+        period_s=0.01,
+        default_handle_s=300,
+        wrapup_s=30,
+    )
+    try:
+        waiter.join("1.1", "PJSIP/loopback-00000001", "jobs", "pl")
+        await asyncio.wait_for(ami.announced.wait(), 20)
+        assert ami.failed and len(ami.originated()) == 1
+        assert "announcement to 1.1 failed" in caplog.text and "a fault nobody foresaw" in caplog.text
+    finally:
+        await waiter.close()
