@@ -6,29 +6,36 @@ ring."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
-import secrets
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 
-from devtools.carrier import Carrier, CarrierAccount
-from devtools.phones import SoftPhone, phone_ports
+from devtools.carrier import Carrier
 from devtools.testcall import TestCallResult, place_test_call, press, random_caller
-from hotline.ami import AgentConnect, AmiEvent, QueueCallerJoin, UserEvent, actions
+from hotline.ami import QueueCallerJoin
 from hotline.callbacks import CallbackStore
-from hotline.consultants import ConsultantInfo, parse_skill
-from hotline.db import CallbackRequest, ConsoleUser
-from hotline.settings import PROJECT_ROOT, free_ports, load_settings
+from hotline.db import CallbackRequest
 from ivr.callback_dialer import CallbackDialer
 from launcher.runner import Hotline
-from tests.e2e.conftest import WORKING_DAY, TestClock, eventually, running_hotline
-from tests.e2e.test_trunks import write_trunks_file
+from tests.e2e.conftest import (
+    WORKING_DAY,
+    Desk,
+    TestClock,
+    ami_events,
+    consultant_desks,
+    eventually,
+    hang_up,
+    log_in,
+    log_out,
+    next_connect,
+    queues_file,
+    received_by_carrier,
+    trunked_hotline,
+)
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/baresip").exists(), reason="baresip (Debian baresip-core) is not installed"
@@ -40,77 +47,23 @@ PL_JOBS = ["1", "1", "0"]  # Polish, job offers, a consultant
 @pytest.fixture(scope="module")
 async def setup(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[Hotline, Carrier, SoftPhone, ConsultantInfo]]:
+) -> AsyncIterator[tuple[Hotline, Carrier, Desk]]:
     folder = tmp_path_factory.mktemp("callbacks")
-    data = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
-    data["ring_seconds"], data["wrapup_seconds"] = 10, 0
-    queues_file = folder / "queues.yaml"
-    queues_file.write_text(yaml.safe_dump(data, allow_unicode=True))
-    hotline_ports = free_ports()
-    carrier_ports = free_ports()
-    account = CarrierAccount("hotline19524", secrets.token_urlsafe(16))
-    carrier = Carrier(
-        load_settings().asterisk_root,
-        sip_port=carrier_ports["sip_port"],
-        ami_port=carrier_ports["ami_port"],
-        rtp_start=random.randrange(30000, 39000, 2),
-        hotline_sip_port=hotline_ports["sip_port"],
-        account=account,
-    )
-    trunks_file = write_trunks_file(folder, carrier, account)
-    phone: SoftPhone | None = None
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("HOTLINE_TRUNK_CARRIER_PASSWORD", account.password)
-        try:
-            await carrier.start()
-            async with running_hotline(
-                database_url,
-                folder / "state",
-                "callbacks",
-                queues_file=queues_file,
-                trunks_file=trunks_file,
-                callback_attempts=2,
-                callback_retry_seconds=1,
-                callback_ring_seconds=4,
-                callback_poll_seconds=0.5,
-                **hotline_ports,
-            ) as hotline:
-                assert hotline.consultants is not None and hotline.phones is not None
-                async with hotline.consultants.sessions() as session, session.begin():
-                    session.add(
-                        ConsoleUser(username="cb", display_name="cb", password_hash="x", role="consultant")
-                    )
-                skills = [parse_skill("jobs:pl:3")]
-                info, password = await hotline.consultants.add("cb", site="centre", skills=skills)
-                assert await hotline.phones.sync()
-                sip, ctrl, rtp = phone_ports()
-                phone = SoftPhone(
-                    folder / "phone",
-                    user=info.sip_username,
-                    password=password,
-                    asterisk=(hotline.settings.sip_host, hotline.settings.sip_port),
-                    sip_port=sip,
-                    ctrl_port=ctrl,
-                    rtp_ports=rtp,
-                )
-                await phone.start()
-                await phone.registered()
-                yield hotline, carrier, phone, info
-            assert carrier.asterisk.error_lines() == []
-        finally:
-            if phone is not None:
-                await phone.stop()
-            await carrier.stop()
-
-
-@contextlib.asynccontextmanager
-async def watching(hotline: Hotline) -> AsyncIterator[asyncio.Queue[AmiEvent]]:
-    assert hotline.ami is not None
-    queue = hotline.ami.subscribe()
-    try:
-        yield queue
-    finally:
-        hotline.ami.unsubscribe(queue)
+    queues = queues_file(folder, ring_seconds=10, wrapup_seconds=0)
+    async with (
+        trunked_hotline(
+            database_url,
+            folder,
+            "callbacks",
+            queues_file=queues,
+            callback_attempts=2,
+            callback_retry_seconds=1,
+            callback_ring_seconds=4,
+            callback_poll_seconds=0.5,
+        ) as (hotline, carrier),
+        consultant_desks(hotline, folder, {"cb": ["jobs:pl:3"]}) as desks,
+    ):
+        yield hotline, carrier, desks["cb"]
 
 
 async def waiting_caller(hotline: Hotline, caller: str) -> TestCallResult:
@@ -120,57 +73,15 @@ async def waiting_caller(hotline: Hotline, caller: str) -> TestCallResult:
     return result
 
 
-async def next_connect(events: asyncio.Queue[AmiEvent], *, timeout: float = 60) -> AgentConnect:
-    async def connected() -> AgentConnect | None:
-        while not events.empty():
-            event = events.get_nowait()
-            if isinstance(event, AgentConnect):
-                return event
-        return None
-
-    return await eventually(connected, timeout=timeout, what="a consultant connected")
-
-
-async def log_in(hotline: Hotline, info: ConsultantInfo) -> None:
-    assert hotline.consultant_states is not None and hotline.consultants is not None
-    current = await hotline.consultants.get(info.username)
-    assert current is not None
-    await hotline.consultant_states.log_in(current, source="console")
-
-
-async def log_out(hotline: Hotline, info: ConsultantInfo) -> None:
-    assert hotline.consultant_states is not None and hotline.consultants is not None
-    current = await hotline.consultants.get(info.username)
-    assert current is not None
-    await hotline.consultant_states.log_out(current, source="console")
-
-
-async def hang_up(hotline: Hotline, channel: str) -> None:
-    assert hotline.ami is not None
-    with contextlib.suppress(Exception):
-        await hotline.ami.send(actions.Hangup(channel=channel))
-
-
-async def received_by_carrier(carrier: Carrier, events: asyncio.Queue[AmiEvent], number: str) -> UserEvent:
-    async def received() -> UserEvent | None:
-        while not events.empty():
-            event = Carrier.received(events.get_nowait())
-            if event is not None and event.fields.get("Number") == number:
-                return event
-        return None
-
-    return await eventually(received, timeout=60, what=f"the carrier receives the call-back to {number}")
-
-
 async def test_three_callers_the_middle_one_asks_for_a_call_back_and_they_are_served_in_order(
-    setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
+    setup: tuple[Hotline, Carrier, Desk],
 ) -> None:
-    hotline, carrier, _phone, consultant = setup
+    hotline, carrier, consultant = setup
     assert hotline.ami is not None and hotline.callbacks is not None
     numbers = [random_caller() for _ in range(3)]
     at_carrier = carrier.subscribe()
     try:
-        async with watching(hotline) as events:
+        async with ami_events(hotline) as events:
             first = await waiting_caller(hotline, numbers[0])
             second = await waiting_caller(hotline, numbers[1])
             third = await waiting_caller(hotline, numbers[2])
@@ -183,7 +94,7 @@ async def test_three_callers_the_middle_one_asks_for_a_call_back_and_they_are_se
             await log_in(hotline, consultant)
             served = []
             for expected in (first, None, third):
-                connect = await next_connect(events)
+                connect = await next_connect(events, timeout=60)
                 served.append(connect.uniqueid)
                 if expected is None:  # the call-back: the carrier rings the second caller, who answers
                     await received_by_carrier(carrier, at_carrier, numbers[1])
@@ -199,7 +110,9 @@ async def test_three_callers_the_middle_one_asks_for_a_call_back_and_they_are_se
     (request,) = await store.requests_for(numbers[1])
     assert request.status == "done" and request.kind == "in_queue"
     history = await store.history(request.id)
-    assert [(a.attempt, a.result, a.consultant) for a in history] == [(1, "answered", consultant.interface)]
+    assert [(a.attempt, a.result, a.consultant) for a in history] == [
+        (1, "answered", consultant.info.interface)
+    ]
 
 
 async def waiting_request(hotline: Hotline, number: str):  # type: ignore[no-untyped-def]
@@ -209,9 +122,9 @@ async def waiting_request(hotline: Hotline, number: str):  # type: ignore[no-unt
 
 
 async def test_an_unanswered_call_back_is_retried_and_a_second_request_is_not_stored(
-    setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
+    setup: tuple[Hotline, Carrier, Desk],
 ) -> None:
-    hotline, _carrier, _phone, consultant = setup
+    hotline, _carrier, consultant = setup
     assert hotline.ami is not None and hotline.callbacks is not None
     number = "+48500" + "".join(random.choice("0123456789") for _ in range(6))  # the carrier lets it ring
     caller = await waiting_caller(hotline, number)
@@ -219,7 +132,7 @@ async def test_an_unanswered_call_back_is_retried_and_a_second_request_is_not_st
     await eventually(lambda: waiting_request(hotline, number), what="the placeholder waits")
     # The same number asks again while the first request is active: nothing new is stored, and the caller is
     # back in the queue at their place; then they hang up.
-    async with watching(hotline) as events:
+    async with ami_events(hotline) as events:
         again = await waiting_caller(hotline, number)
         await press(hotline.ami, again, hotline.callbacks.queues.callback_key)
 
@@ -258,11 +171,11 @@ async def test_an_unanswered_call_back_is_retried_and_a_second_request_is_not_st
 
 
 async def test_a_call_back_waiting_while_the_dialer_restarts_is_made_once(
-    setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
+    setup: tuple[Hotline, Carrier, Desk],
 ) -> None:
     """The dialer is stopped while the placeholder waits and a new one starts (as a restarted worker would):
     the placeholder held by Asterisk is followed again, and the caller is called back exactly once."""
-    hotline, carrier, _phone, consultant = setup
+    hotline, carrier, consultant = setup
     assert hotline.ami is not None and hotline.callbacks is not None
     number = random_caller()
     caller = await waiting_caller(hotline, number)
@@ -288,9 +201,9 @@ async def test_a_call_back_waiting_while_the_dialer_restarts_is_made_once(
 
     at_carrier = carrier.subscribe()
     try:
-        async with watching(hotline) as events:
+        async with ami_events(hotline) as events:
             await log_in(hotline, consultant)
-            connect = await next_connect(events)
+            connect = await next_connect(events, timeout=60)
             assert connect.uniqueid.startswith("cb-")
             await received_by_carrier(carrier, at_carrier, number)
             await hang_up(hotline, connect.uniqueid[:-2])
@@ -315,11 +228,11 @@ async def test_a_call_back_waiting_while_the_dialer_restarts_is_made_once(
 
 
 async def test_an_after_hours_request_is_called_back_at_opening_when_a_consultant_is_free(
-    setup: tuple[Hotline, Carrier, SoftPhone, ConsultantInfo],
+    setup: tuple[Hotline, Carrier, Desk],
 ) -> None:
     """The IVR's after-hours requests wait for the opening and a free consultant, then get a placeholder at
     the end of their topic's queue: the consultant who takes it calls the caller back over the trunk."""
-    hotline, carrier, _phone, consultant = setup
+    hotline, carrier, consultant = setup
     assert hotline.callbacks is not None and hotline.consultants is not None
     number = random_caller()
     async with hotline.consultants.sessions() as session, session.begin():
@@ -332,9 +245,9 @@ async def test_an_after_hours_request_is_called_back_at_opening_when_a_consultan
     assert [r.status for r in await store.requests_for(number)] == ["pending"]  # no consultant is free
     at_carrier = carrier.subscribe()
     try:
-        async with watching(hotline) as events:
+        async with ami_events(hotline) as events:
             await log_in(hotline, consultant)
-            connect = await next_connect(events)
+            connect = await next_connect(events, timeout=60)
             assert connect.uniqueid.startswith("cb-")
             await received_by_carrier(carrier, at_carrier, number)
             await hang_up(hotline, connect.uniqueid[:-2])
