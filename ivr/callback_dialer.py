@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Coroutine
+from collections.abc import Collection, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -27,12 +27,22 @@ from hotline.ami import AgentConnect, AmiClient, AmiError, AmiEvent, Hangup, Use
 from hotline.callbacks import CHANNEL_ID, CallbackStore, Placement, placeholder_originate
 from hotline.clock import Clock, utc_now
 from hotline.queues import Queues
+from hotline.recordings import NOTICE_PROMPT
 from hotline.settings import Settings
 from ivr.hours import OpeningHours
 
 log = logging.getLogger(__name__)
 
 SOUND_PATH = re.compile(r"^[A-Za-z0-9/_.-]{1,200}$")
+
+
+def recording_notice(sounds_dir: str, language: str, languages: Collection[str]) -> str:
+    """The recording notice a caller called back hears when they answer (Asterisk's path of the prompt the
+    inbound call plays first): in the request's ``language`` when it is one of ``languages``, else in
+    Polish; empty (no notice played) when the path is not one the dialplan may be given."""
+    language = language if language in languages else "pl"
+    path = f"{sounds_dir.rstrip('/')}/{language}/{NOTICE_PROMPT}"
+    return path if SOUND_PATH.fullmatch(path) else ""
 
 
 class CallbackDialer:
@@ -127,6 +137,7 @@ class CallbackDialer:
         action = placeholder_originate(
             placement,
             whisper=self._whisper(parsed.topic if parsed else self.queues.default),
+            notice=recording_notice(self.sounds_dir, placement.language, self.queues.languages),
             max_penalty=self.queues.initial_max_penalty,
             ring_seconds=self.settings.callback_ring_seconds,
         )
