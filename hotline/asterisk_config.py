@@ -100,15 +100,7 @@ def render_queue_extensions(queues: Queues, *, ecam_number: str | None = None) -
         "; their channel (dialplans/recordings.conf), which inherits the caller's uniqueid and the queue.",
         "[hotline-queue-wait]",
         f"exten => s,1,Set(QUEUE_MAX_PENALTY={queues.initial_max_penalty})",
-        " same => n,Set(__HOTLINE_RECORDED_CALL=${UNIQUEID})",
-        " same => n,Set(__HOTLINE_RECORDED_QUEUE=${HOTLINE_ASTERISK_QUEUE})",
-        # Transfers (hotline/transfers.py): the consultant's channel inherits these from the caller's; a
-        # consultation's channel already carries the caller's uniqueid, which stays.
-        f' same => n,ExecIf($["${{{CALLER_VARIABLE}}}" = ""]?Set(__{CALLER_VARIABLE}=${{UNIQUEID}}))',
-        " same => n,Set(__HOTLINE_CALLER_LANGUAGE=${CHANNEL(language)})",
-        ' same => n,ExecIf($["${HOTLINE_CALLER_TOPIC}" = ""]'
-        "?Set(__HOTLINE_CALLER_TOPIC=${FILTER(a-z_,${HOTLINE_TOPIC})}))",
-        f" same => n,Set(__TRANSFER_CONTEXT={TRANSFER_CONTEXT})",
+        *_recorded_and_transferable(),
         # t: the consultant may transfer the caller (features.conf); the caller may not.
         f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},t,,,,,{RECORDING_GOSUB},{RULE_NAME})",
         " same => n,Hangup()",
@@ -125,23 +117,47 @@ def render_queue_extensions(queues: Queues, *, ecam_number: str | None = None) -
         " same => n(booked),Hangup()",
         "",
         "; The placeholder's queue half: waits where the caller was (or last); the consultant who takes it",
-        "; hears the whisper first. Reached only by the services' AMI Originate (hotline.callbacks).",
-        "; Not recorded: the caller called back has heard no recording notice in that call.",
+        "; hears the whisper first. Reached only by the services' AMI Originate (hotline.callbacks). Its",
+        "; call is an inbound caller's for the consultant: recorded once they answer, and transferable",
+        "; (the placeholder's queue half is what a transfer moves; the called-back caller stays with it).",
         "[hotline-callback-hold]",
         "exten => hold,1,Set(QUEUE_MAX_PENALTY=${FILTER(0-9,${HOTLINE_MAX_PENALTY})})",
-        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},,,${{HOTLINE_WHISPER}},,,,{RULE_NAME},{position})",
+        *_recorded_and_transferable(),
+        f" same => n,Queue(${{HOTLINE_ASTERISK_QUEUE}},t,,${{HOTLINE_WHISPER}},,,{RECORDING_GOSUB},"
+        f"{RULE_NAME},{position})",
         " same => n,Hangup()",
         "",
         "; The placeholder's other half, once a consultant took it: the caller is called back over the",
-        "; outbound trunk (the number the services checked, inherited as HOTLINE_OUTBOUND_NUMBER), bridged.",
+        "; outbound trunk (the number the services checked, inherited as HOTLINE_OUTBOUND_NUMBER), hears",
+        "; the recording notice when they answer (Dial's U: [hotline-callback-notice] plays HOTLINE_NOTICE,",
+        "; a prompt's path the services checked, none when empty), then talks with the consultant.",
         "[hotline-callback-connect]",
         "exten => s,1,UserEvent(HotlineCallbackDialing,Id: ${HOTLINE_CALLBACK_ID})",
-        " same => n,Dial(Local/s@hotline-outbound/n,${FILTER(0-9,${HOTLINE_CALLBACK_RING})})",
+        ' same => n,Set(HOTLINE_DIAL_OPTIONS=${IF($["${HOTLINE_NOTICE}" != ""]'
+        "?U(hotline-callback-notice^${HOTLINE_NOTICE}))})",
+        " same => n,Dial(Local/s@hotline-outbound/n,${FILTER(0-9,${HOTLINE_CALLBACK_RING})},"
+        "${HOTLINE_DIAL_OPTIONS})",
         " same => n,Hangup()",
         "; Whoever hangs up (the caller, the consultant), the result is told once, as the channel ends.",
         "exten => h,1,UserEvent(HotlineCallbackResult,Id: ${HOTLINE_CALLBACK_ID},Status: ${DIALSTATUS})",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _recorded_and_transferable() -> list[str]:
+    """Dialplan lines for a channel about to wait in a queue (a caller's, a call-back's placeholder): what
+    the consultant's channel inherits from it. The recording's call and queue (dialplans/recordings.conf);
+    for transfers (hotline/transfers.py) the caller's uniqueid (a consultation's channel already carries
+    the caller's, which stays), language and topic, and the context the phone's transfer features dial in."""
+    return [
+        " same => n,Set(__HOTLINE_RECORDED_CALL=${UNIQUEID})",
+        " same => n,Set(__HOTLINE_RECORDED_QUEUE=${HOTLINE_ASTERISK_QUEUE})",
+        f' same => n,ExecIf($["${{{CALLER_VARIABLE}}}" = ""]?Set(__{CALLER_VARIABLE}=${{UNIQUEID}}))',
+        " same => n,Set(__HOTLINE_CALLER_LANGUAGE=${CHANNEL(language)})",
+        ' same => n,ExecIf($["${HOTLINE_CALLER_TOPIC}" = ""]'
+        "?Set(__HOTLINE_CALLER_TOPIC=${FILTER(a-z_,${HOTLINE_TOPIC})}))",
+        f" same => n,Set(__TRANSFER_CONTEXT={TRANSFER_CONTEXT})",
+    ]
 
 
 def render_consultant_codes(queues: Queues) -> str:

@@ -5,10 +5,13 @@ A caller waiting in a queue presses the call-back key (``queues.yaml``'s ``callb
 a *placeholder* (a Local channel, ``Local/hold@hotline-callback-hold``) enters the same Asterisk queue at the
 caller's position and waits there as they would have. When a consultant takes it, the consultant hears a short
 whisper ("call-back, topic X") and the dialplan itself (``[hotline-callback-connect]``) calls the caller back
-over the outbound trunk and bridges them: no Python on that path, so a restart of the hotline's service
-neither loses nor repeats it. The IVR's after-hours requests and the retries of unanswered call-backs get a
-placeholder at the end of their queue, from the next opening, oldest first, only when a consultant is free
-(:mod:`ivr.callback_dialer`).
+over the outbound trunk, plays them the recording notice when they answer, and bridges them: no Python on that
+path, so a restart of the hotline's service neither loses nor repeats it. For the consultant it is an inbound
+caller's call: recorded (its recording's call is the placeholder's queue half, ``cb-<id>-<attempt>-q``,
+:func:`placeholder_attempt`) and transferable with the phone's features.
+
+The IVR's after-hours requests and the retries of unanswered call-backs get a placeholder at the end of
+their queue, from the next opening, oldest first, only when a consultant is free (:mod:`ivr.callback_dialer`).
 
 Every request and attempt is a row (``callback_requests``, ``callback_attempts``); a request is *active*
 (``pending``, ``waiting``, ``dialing``) at most once per number and topic, and the dialer never runs two
@@ -35,6 +38,7 @@ HOLD_CONTEXT = "hotline-callback-hold"
 CONNECT_CONTEXT = "hotline-callback-connect"
 # The placeholder's channel id: "cb-<request id>-<attempt>"; its queue half is "<id>-q".
 CHANNEL_ID = re.compile(r"^cb-([0-9]{1,12})-([0-9]{1,4})$")
+QUEUE_HALF = re.compile(r"^(cb-[0-9]{1,12}-[0-9]{1,4})-q$")
 # How long a placeholder may wait in its queue before Asterisk gives up on it (the request goes back to
 # pending and is tried again at the end of the queue).
 PLACEHOLDER_WAIT_S = 4 * 3600
@@ -59,12 +63,20 @@ class Placement:
         return f"cb-{self.request_id}-{self.attempt}"
 
 
+def placeholder_attempt(uniqueid: str) -> str | None:
+    """The attempt's channel id (``cb-<id>-<attempt>``) when ``uniqueid`` is a placeholder's queue half: the
+    channel a consultant talks to, whose uniqueid a call-back's recordings and case cards carry."""
+    match = QUEUE_HALF.fullmatch(uniqueid)
+    return match.group(1) if match else None
+
+
 def placeholder_originate(
-    placement: Placement, *, whisper: str, max_penalty: int, ring_seconds: int
+    placement: Placement, *, whisper: str, notice: str, max_penalty: int, ring_seconds: int
 ) -> actions.QueuedOriginate:
     """The AMI Originate of the placeholder: its queue half waits in ``placement.queue`` (at ``position``, or
     last), and once a consultant takes it the other half runs ``[hotline-callback-connect]``, which dials the
-    caller over the outbound trunk (``HOTLINE_OUTBOUND_NUMBER``, inherited by the outbound Local channel)."""
+    caller over the outbound trunk (``HOTLINE_OUTBOUND_NUMBER``, inherited by the outbound Local channel) and
+    plays them ``notice`` (a prompt's path as Asterisk sees it; empty: none) when they answer."""
     position = "" if placement.position is None else str(placement.position)
     return actions.QueuedOriginate(
         channel=f"Local/hold@{HOLD_CONTEXT}/n",
@@ -81,6 +93,8 @@ def placeholder_originate(
             "HOTLINE_QUEUE_POSITION": position,
             "HOTLINE_MAX_PENALTY": str(max_penalty),
             "HOTLINE_WHISPER": whisper,
+            "HOTLINE_NOTICE": notice,
+            "HOTLINE_TOPIC": placement.topic,
             "HOTLINE_CALLBACK_RING": str(ring_seconds),
             "CHANNEL(language)": placement.language,
             "__HOTLINE_OUTBOUND_NUMBER": placement.number,
@@ -264,6 +278,12 @@ class CallbackStore:
             )
             return list(rows)
 
+    async def placeholder_channels(self, number: str) -> list[str]:
+        """The queue halves (``cb-<id>-<attempt>-q``) of every attempt to call ``number`` back: the uniqueids
+        its call-backs' recordings and case cards carry."""
+        async with self.sessions() as session:
+            return await placeholder_channels_of(session, number)
+
     async def requests_for(self, number: str) -> list[CallbackRequest]:
         async with self.sessions() as session:
             rows = await session.scalars(
@@ -278,3 +298,28 @@ class CallbackStore:
         return await session.scalar(
             select(CallbackAttempt).where(CallbackAttempt.channel_id == channel_id).with_for_update()
         )
+
+
+async def placeholder_channels_of(session: AsyncSession, number: str) -> list[str]:
+    """The queue halves of every attempt to call ``number`` back (``CallbackStore.placeholder_channels``)."""
+    rows = await session.scalars(
+        select(CallbackAttempt.channel_id)
+        .join(CallbackRequest, CallbackRequest.id == CallbackAttempt.request_id)
+        .where(CallbackRequest.number == number)
+        .order_by(CallbackAttempt.id)
+    )
+    return [f"{channel_id}-q" for channel_id in rows]
+
+
+async def placeholder_call(session: AsyncSession, uniqueid: str) -> Call | None:
+    """The call in which the caller asked for the call-back whose placeholder's queue half is ``uniqueid``
+    (None: no placeholder's, or a request without a call, such as one made in the console)."""
+    channel_id = placeholder_attempt(uniqueid)
+    if channel_id is None:
+        return None
+    return await session.scalar(
+        select(Call)
+        .join(CallbackRequest, CallbackRequest.call_id == Call.id)
+        .join(CallbackAttempt, CallbackAttempt.request_id == CallbackRequest.id)
+        .where(CallbackAttempt.channel_id == channel_id)
+    )

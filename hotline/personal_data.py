@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from hotline.callbacks import ACTIVE
+from hotline.callbacks import ACTIVE, placeholder_channels_of
 from hotline.db.models import Call, CallbackRequest, CallStep, CaseCard, Recording
 from hotline.live import LiveState
 from hotline.phone import parse_typed
@@ -162,14 +162,21 @@ async def export_number(sessions: Sessions, typed: str, region: str = "PL") -> d
                 .order_by(CallbackRequest.requested_at, CallbackRequest.id)
             )
         ).all()
+        # A call-back's recordings and cards carry its placeholder's uniqueid, not a call's.
+        placeholders = await placeholder_channels_of(db, e164)
         recordings = (
             await db.scalars(
                 select(Recording)
-                .where(Recording.call_uniqueid.in_([call.uniqueid for call in calls]))
+                .where(
+                    or_(
+                        Recording.call_uniqueid.in_([call.uniqueid for call in calls] + placeholders),
+                        Recording.call_id.in_(call_ids),
+                    )
+                )
                 .order_by(Recording.started_at, Recording.id)
             )
         ).all()
-        cards = (await db.scalars(_case_cards_of(calls).order_by(CaseCard.id))).all()
+        cards = (await db.scalars(_case_cards_of(calls, placeholders).order_by(CaseCard.id))).all()
     return {
         "number": e164,
         "calls": [_call(call, [s for s in steps if s.call_id == call.id]) for call in calls],
@@ -194,12 +201,13 @@ def _recording(recording: Recording) -> dict[str, Any]:
     }
 
 
-def _case_cards_of(calls: Sequence[Call]) -> Any:
-    """The transfers' case cards of these calls (by the call, or by its caller's channel)."""
+def _case_cards_of(calls: Sequence[Call], placeholders: Sequence[str] = ()) -> Any:
+    """The transfers' case cards of these calls (by the call, or by its caller's channel) and of the
+    call-backs whose placeholders' queue halves are ``placeholders``."""
     return select(CaseCard).where(
         or_(
             CaseCard.call_id.in_([call.id for call in calls]),
-            CaseCard.caller_uniqueid.in_([call.uniqueid for call in calls]),
+            CaseCard.caller_uniqueid.in_([call.uniqueid for call in calls] + list(placeholders)),
         )
     )
 
@@ -276,16 +284,24 @@ async def erase_number(
     recordings, their rows marked erased at ``now``."""
     e164 = parse_typed(typed, region)
     async with sessions() as db:
-        # The calls' uniqueids stay after the erasure: the recordings are found by them, first.
-        uniqueids = list((await db.scalars(select(Call.uniqueid).where(_calls_of(e164)))).all())
+        # The calls' uniqueids stay after the erasure: the recordings are found by them, first. A call-back's
+        # carry its placeholder's, found through the requests, which the erasure deletes.
+        found = (await db.execute(select(Call.uniqueid, Call.id).where(_calls_of(e164)))).all()
+        placeholders = await placeholder_channels_of(db, e164)
     erased_recordings = 0
     if recordings is not None:
-        erased_recordings = await recordings.erase_calls(uniqueids, now=now or recordings.now())
+        erased_recordings = await recordings.erase_calls(
+            [uniqueid for uniqueid, _ in found] + placeholders,
+            call_ids=[call_id for _, call_id in found],
+            now=now or recordings.now(),
+        )
     async with sessions() as db, db.begin():
         calls = (await db.scalars(select(Call).where(_calls_of(e164)))).all()
         call_ids = [call.id for call in calls]
         # Transfers' case cards: the consultant's note and the path are about the caller.
-        card_ids = list((await db.scalars(_case_cards_of(calls).with_only_columns(CaseCard.id))).all())
+        card_ids = list(
+            (await db.scalars(_case_cards_of(calls, placeholders).with_only_columns(CaseCard.id))).all()
+        )
         if card_ids:
             await db.execute(
                 delete(CaseCard).where(CaseCard.id.in_(card_ids)).execution_options(synchronize_session=False)

@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.ami import UserEvent
+from hotline.callbacks import placeholder_call
 from hotline.clock import Clock, utc_now
 from hotline.db.models import Call, Consultant, Recording
 
@@ -60,6 +61,9 @@ QUEUE = re.compile(r"^[a-z][a-z0-9_-]{0,47}$")
 ENDPOINT = re.compile(r"^c[0-9]{4,9}$")
 # A file not written for this long is closed (MixMonitor writes a recording in progress every few seconds).
 QUIET = timedelta(minutes=10)
+# The prompt that tells a caller calls are recorded (recordings/prompts.yaml): the greeting, which the IVR
+# plays first (ivr/menu.yaml's language node); a caller called back hears it when they answer.
+NOTICE_PROMPT = "greeting"
 # Reasons a file was deleted (recordings.deleted_reason).
 RETENTION = "retention"
 ERASED = "erased"
@@ -278,7 +282,11 @@ class Recordings:
 
     @staticmethod
     async def _call_id(db: AsyncSession, uniqueid: str) -> int | None:
-        return await db.scalar(select(Call.id).where(Call.uniqueid == uniqueid))
+        """The caller's call; for a call-back (a placeholder's uniqueid), the call in which they asked."""
+        found = await db.scalar(select(Call.id).where(Call.uniqueid == uniqueid))
+        if found is None and (call := await placeholder_call(db, uniqueid)) is not None:
+            found = call.id
+        return found
 
     async def complete_unfinished(self, *, quiet: timedelta = QUIET) -> int:
         """Complete the rows whose end was never heard (the hotline was down when the call ended): once a
@@ -335,17 +343,21 @@ class Recordings:
             files_deleted=deleted, files_missing=missing, unrecorded_deleted=unrecorded
         )
 
-    async def erase_calls(self, uniqueids: Iterable[str], *, now: datetime) -> int:
-        """Delete the recordings of these calls (a caller's erasure) and mark their rows; returns how many
-        files were deleted."""
-        wanted = sorted(set(uniqueids))
-        if not wanted:
+    async def erase_calls(
+        self, uniqueids: Iterable[str], *, now: datetime, call_ids: Iterable[int] = ()
+    ) -> int:
+        """Delete the recordings of these calls (a caller's erasure: by the caller's channel, or by the call's
+        row, which a call-back's recording names too) and mark their rows; returns how many files were
+        deleted."""
+        wanted, ids = sorted(set(uniqueids)), sorted(set(call_ids))
+        if not wanted and not ids:
             return 0
         async with self.sessions() as db:
             rows = (
                 await db.execute(
                     select(Recording.id, Recording.path).where(
-                        Recording.call_uniqueid.in_(wanted), Recording.deleted_at.is_(None)
+                        or_(Recording.call_uniqueid.in_(wanted), Recording.call_id.in_(ids)),
+                        Recording.deleted_at.is_(None),
                     )
                 )
             ).all()

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.ami import AmiClient, AmiError
 from hotline.ami.actions import Atxfer, Getvar, Redirect, Setvar, Status
+from hotline.callbacks import placeholder_attempt, placeholder_call
 from hotline.clock import Clock, utc_now
 from hotline.consultants.directory import ConsultantInfo
 from hotline.db import Call, CallStep, CaseCard, Consultant
@@ -257,6 +258,8 @@ class CaseCards:
         note = clean_note(note)
         async with self.sessions() as session, session.begin():
             call = await session.scalar(select(Call).where(Call.uniqueid == caller_uniqueid))
+            if call is None:  # a call-back: the call in which the caller asked for it
+                call = await placeholder_call(session, caller_uniqueid)
             steps: Sequence[CallStep] = ()
             if call is not None:
                 steps = (
@@ -382,7 +385,8 @@ class ConsultantCall:
 
 def find_call(channels: Iterable[Mapping[str, str]], sip_username: str) -> ConsultantCall | None:
     """From ``Status`` events: the channel of the consultant's phone that is bridged with a caller
-    (not with a local channel of a consultation), and that caller's channel."""
+    (not with a local channel of a consultation; a call-back's caller is the placeholder's queue half), and
+    that caller's channel."""
     channels = list(channels)
     by_bridge: dict[str, list[Mapping[str, str]]] = {}
     for channel in channels:
@@ -395,7 +399,12 @@ def find_call(channels: Iterable[Mapping[str, str]], sip_username: str) -> Consu
             continue
         for peer in by_bridge[channel["BridgeID"]]:
             name = peer.get("Channel", "")
-            if peer is channel or name.startswith("Local/") or CONSULTANT_CHANNEL.fullmatch(name):
+            called_back = placeholder_attempt(peer.get("Uniqueid", "")) is not None
+            if (
+                peer is channel
+                or (name.startswith("Local/") and not called_back)
+                or CONSULTANT_CHANNEL.fullmatch(name)
+            ):
                 continue
             return ConsultantCall(channel["Channel"], name, peer.get("Uniqueid", ""))
     return None

@@ -17,17 +17,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 from datetime import timedelta
 
 from hotline.ami import AgentConnect, AmiClient, AmiError, AmiEvent, AmiService, Hangup, UserEvent, actions
 from hotline.callbacks import CHANNEL_ID, CallbackStore, Placement, placeholder_originate
 from hotline.clock import Clock, utc_now
 from hotline.queues import Queues
+from hotline.recordings import NOTICE_PROMPT
 from hotline.settings import Settings
 from ivr.hours import OpeningHours
 from ivr.prompts import dialplan_prompt_file
 
 log = logging.getLogger(__name__)
+
+
+def recording_notice(sounds_dir: str, language: str, languages: Collection[str]) -> str:
+    """The recording notice a caller called back hears when they answer (Asterisk's path of the prompt the
+    inbound call plays first): in the request's ``language`` when it is one of ``languages``, else in
+    Polish; empty (no notice played) when the path is not one the dialplan may be given."""
+    language = language if language in languages else "pl"
+    return dialplan_prompt_file(sounds_dir, language, NOTICE_PROMPT) or ""
 
 
 class CallbackDialer:
@@ -116,6 +126,7 @@ class CallbackDialer:
         action = placeholder_originate(
             placement,
             whisper=self._whisper(parsed.topic if parsed else self.queues.default),
+            notice=recording_notice(self.sounds_dir, placement.language, self.queues.languages),
             max_penalty=self.queues.initial_max_penalty,
             ring_seconds=self.settings.callback_ring_seconds,
         )

@@ -73,7 +73,7 @@ async def test_the_first_attempt_keeps_the_place_and_one_number_is_never_called_
     assert other_topic is not None
     assert await store.start_attempt(other_topic) is None  # the same number has an attempt under way
     action = placeholder_originate(
-        placement, whisper="/sounds/pl/callback_whisper_jobs", max_penalty=2, ring_seconds=30
+        placement, whisper="/sounds/pl/callback_whisper_jobs", notice="", max_penalty=2, ring_seconds=30
     )
     assert (
         action.channel_id == placement.channel_id and action.other_channel_id == f"{placement.channel_id}-q"

@@ -62,14 +62,15 @@ def test_queues_and_their_extensions_are_rendered_from_the_queues_file() -> None
     # Each topic's extension picks one of its own queues, by the channel's language, and nothing else.
     picked = set(re.findall(r"Set\(HOTLINE_ASTERISK_QUEUE=([a-z_0-9-]+)\)", extensions_conf))
     assert picked == configured
-    # Queue() only of the queue picked above: a caller, one back after the call-back key (both recorded
-    # once a consultant answers: the gosub hotline-record), a placeholder (not recorded).
+    # Queue() only of the queue picked above: a caller, one back after the call-back key, a call-back's
+    # placeholder (the consultant hears the whisper); each recorded once a consultant answers (the gosub
+    # hotline-record).
     position = "${FILTER(0-9,${HOTLINE_QUEUE_POSITION})}"
     assert re.findall(r"Queue\((.*)\)$", extensions_conf, re.M) == [
         # t: the consultant may transfer the caller (hotline/transfers.py); the caller may not (no T).
         "${HOTLINE_ASTERISK_QUEUE},t,,,,,hotline-record,hotline-widen",
         f"${{HOTLINE_ASTERISK_QUEUE}},t,,,,,hotline-record,hotline-widen,{position}",
-        f"${{HOTLINE_ASTERISK_QUEUE}},,,${{HOTLINE_WHISPER}},,,,hotline-widen,{position}",
+        f"${{HOTLINE_ASTERISK_QUEUE}},t,,${{HOTLINE_WHISPER}},,,hotline-record,hotline-widen,{position}",
     ]
     assert QUEUES.default in QUEUES
     # The committed files name no queue of their own: the queues file is the one owner of the names.
@@ -189,3 +190,30 @@ def test_the_listener_knows_every_context_where_a_caller_waits() -> None:
     }
     assert waiting - {"hotline-callback-hold"} <= HOTLINE_CONTEXTS  # the placeholder is no caller
     assert {"hotline-queues", "hotline-queue-wait", "hotline-queue-keys"} <= HOTLINE_CONTEXTS
+
+
+def test_a_call_back_is_recorded_transferable_and_the_caller_hears_the_notice() -> None:
+    """The placeholder's queue half leaves the consultant's channel what a caller's wait does (the recording's
+    call and queue, the caller for a transfer's card, the transfer context); the caller called back hears
+    the notice when they answer, from a path only the services set."""
+    rendered = render_queue_extensions(QUEUES)
+    contexts = dict(re.findall(r"^\[([a-z-]+)\]\n(.*?)(?=^\[|^;|\Z)", rendered, re.M | re.S))
+
+    def inherited(body: str) -> list[str]:
+        return re.findall(r"^ same => n,(.*(?:__HOTLINE_|TRANSFER_CONTEXT).*)$", body, re.M)
+
+    caller, placeholder = (
+        inherited(contexts["hotline-queue-wait"]),
+        inherited(contexts["hotline-callback-hold"]),
+    )
+    assert caller == placeholder and len(caller) == 6
+    assert "Set(__TRANSFER_CONTEXT=hotline-transfer)" in placeholder
+    # The notice: played to the caller once they answered (Dial's U runs on the called side), from the path
+    # the services set; without one, no option at all.
+    connect = contexts["hotline-callback-connect"]
+    options = '${IF($["${HOTLINE_NOTICE}" != ""]?U(hotline-callback-notice^${HOTLINE_NOTICE}))}'
+    assert f"Set(HOTLINE_DIAL_OPTIONS={options})" in connect
+    ring = "${FILTER(0-9,${HOTLINE_CALLBACK_RING})}"
+    assert f"Dial(Local/s@hotline-outbound/n,{ring},${{HOTLINE_DIAL_OPTIONS}})" in connect
+    notice = (PROJECT_ROOT / "dialplans" / "recordings.conf").read_text()
+    assert "[hotline-callback-notice]\nexten => s,1,Playback(${ARG1})\n same => n,Return()\n" in notice

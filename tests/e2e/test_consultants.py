@@ -12,25 +12,31 @@ shortened), and four consultants:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from sqlalchemy import select
 
-from devtools.phones import SoftPhone, phone_ports
 from devtools.testcall import TestCallResult, place_test_call
-from hotline.ami import AgentConnect, AmiEvent, actions
-from hotline.consultants import ConsultantInfo, parse_skill
-from hotline.db import ConsoleUser, ConsultantStateChange
+from hotline.ami import actions
+from hotline.consultants import ConsultantInfo
+from hotline.db import ConsultantStateChange
 from hotline.queues import NO_ANSWER
-from hotline.settings import PROJECT_ROOT
 from launcher.runner import Hotline
-from tests.e2e.conftest import eventually, running_hotline
+from tests.e2e.conftest import (
+    Desk,
+    ami_events,
+    consultant_desks,
+    current,
+    eventually,
+    hang_up,
+    log_in,
+    next_connect,
+    queues_file,
+    running_hotline,
+)
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/baresip").exists(), reason="baresip (Debian baresip-core) is not installed"
@@ -51,67 +57,22 @@ UK_JOBS = ["2", "1", "0"]  # Ukrainian, job offers, a consultant
 PL_JOBS = ["1", "1", "0"]
 
 
-@dataclass
-class Desk:
-    """A consultant with their phone."""
-
-    info: ConsultantInfo
-    phone: SoftPhone
-
-
 @pytest.fixture(scope="module")
 async def desks(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Hotline, dict[str, Desk]]]:
     folder = tmp_path_factory.mktemp("consultants")
-    data = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
-    data["routing"] = [
+    routing = [
         {"after": 0, "reach": "topic"},
         {"after": LANGUAGE_AFTER, "reach": "language"},
         {"after": ANYONE_AFTER, "reach": "anyone"},
     ]
-    data["ring_seconds"] = RING_SECONDS
-    data["wrapup_seconds"] = 0
-    queues_file = folder / "queues.yaml"
-    queues_file.write_text(yaml.safe_dump(data, allow_unicode=True))
-    async with running_hotline(
-        database_url, folder / "state", "consultants", queues_file=queues_file
-    ) as hotline:
-        assert hotline.consultants is not None and hotline.phones is not None
-        async with hotline.consultants.sessions() as session, session.begin():
-            for name in CONSULTANTS:
-                session.add(
-                    ConsoleUser(username=name, display_name=name, password_hash="x", role="consultant")
-                )
-        desks: dict[str, Desk] = {}
-        passwords = {}
-        for name, skills in CONSULTANTS.items():
-            info, passwords[name] = await hotline.consultants.add(
-                name, site="centre", skills=[parse_skill(s) for s in skills]
-            )
-            desks[name] = Desk(info, None)  # type: ignore[arg-type]
-        assert await hotline.phones.sync()
-        settings = hotline.settings
-        try:
-            for name, desk in desks.items():
-                sip, ctrl, rtp = phone_ports()
-                desk.phone = SoftPhone(
-                    folder / name,
-                    user=desk.info.sip_username,
-                    password=passwords[name],
-                    asterisk=(settings.sip_host, settings.sip_port),
-                    sip_port=sip,
-                    ctrl_port=ctrl,
-                    rtp_ports=rtp,
-                )
-                await desk.phone.start()
-            for desk in desks.values():
-                await desk.phone.registered()
-            yield hotline, desks
-        finally:
-            for desk in desks.values():
-                if desk.phone is not None:
-                    await desk.phone.stop()
+    queues = queues_file(folder, routing=routing, ring_seconds=RING_SECONDS, wrapup_seconds=0)
+    async with (
+        running_hotline(database_url, folder / "state", "consultants", queues_file=queues) as hotline,
+        consultant_desks(hotline, folder, CONSULTANTS) as desks,
+    ):
+        yield hotline, desks
 
 
 @pytest.fixture
@@ -132,29 +93,6 @@ def desk(desks: tuple[Hotline, dict[str, Desk]]) -> dict[str, Desk]:
     return desks[1]
 
 
-async def current(hotline: Hotline, desk: Desk) -> ConsultantInfo:
-    assert hotline.consultants is not None
-    info = await hotline.consultants.get(desk.info.username)
-    assert info is not None
-    return info
-
-
-async def log_in(hotline: Hotline, *desks: Desk) -> None:
-    assert hotline.consultant_states is not None
-    for desk in desks:
-        await hotline.consultant_states.log_in(await current(hotline, desk), source="console")
-
-
-@contextlib.asynccontextmanager
-async def events(hotline: Hotline) -> AsyncIterator[asyncio.Queue[AmiEvent]]:
-    assert hotline.ami is not None
-    queue = hotline.ami.subscribe()
-    try:
-        yield queue
-    finally:
-        hotline.ami.unsubscribe(queue)
-
-
 async def queued_call(hotline: Hotline, digits: list[str]) -> TestCallResult:
     """A caller who chose ``digits`` and now waits in a queue (still on the line)."""
     assert hotline.ami is not None
@@ -163,34 +101,15 @@ async def queued_call(hotline: Hotline, digits: list[str]) -> TestCallResult:
     return result
 
 
-async def answered_by(
-    events: asyncio.Queue[AmiEvent], call: TestCallResult, *, timeout: float = 40
-) -> AgentConnect:
-    async def connected() -> AgentConnect | None:
-        while not events.empty():
-            event = events.get_nowait()
-            if isinstance(event, AgentConnect) and event.uniqueid == call.uniqueid:
-                return event
-        return None
-
-    return await eventually(connected, timeout=timeout, what=f"a consultant answers {call.caller}")
-
-
-async def hang_up(hotline: Hotline, call: TestCallResult) -> None:
-    assert hotline.ami is not None and call.uniqueid is not None
-    with contextlib.suppress(Exception):
-        await hotline.ami.send(actions.Hangup(channel=call.uniqueid))
-
-
 async def test_a_ukrainian_caller_reaches_the_ukrainian_consultant_of_the_topic_first(
     hotline: Hotline, desk: dict[str, Desk]
 ) -> None:
     await log_in(hotline, desk["pl_jobs"], desk["uk_other"], desk["uk_jobs"])
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await queued_call(hotline, UK_JOBS)
         try:
             assert call.asterisk_queue == "jobs-uk"
-            connect = await answered_by(seen, call)
+            connect = await next_connect(seen, uniqueid=call.uniqueid)
             assert connect.interface == desk["uk_jobs"].info.interface
         finally:
             await hang_up(hotline, call)
@@ -211,10 +130,10 @@ async def test_with_no_one_of_the_topic_and_language_the_search_widens_in_steps(
 ) -> None:
     # Step 2 (the caller's language, another topic): the Ukrainian consultant of registration.
     await log_in(hotline, desk["uk_other"], desk["pl_jobs"])
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await queued_call(hotline, UK_JOBS)
         try:
-            connect = await answered_by(seen, call)
+            connect = await next_connect(seen, uniqueid=call.uniqueid)
             assert connect.interface == desk["uk_other"].info.interface
             assert connect.hold_time is not None and connect.hold_time >= LANGUAGE_AFTER
         finally:
@@ -224,10 +143,10 @@ async def test_with_no_one_of_the_topic_and_language_the_search_widens_in_steps(
     await hotline.consultant_states.log_out(await current(hotline, desk["uk_other"]), source="console")
     await hotline.consultant_states.log_out(await current(hotline, desk["pl_jobs"]), source="console")
     await log_in(hotline, desk["pl_other"])
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await queued_call(hotline, UK_JOBS)
         try:
-            connect = await answered_by(seen, call)
+            connect = await next_connect(seen, uniqueid=call.uniqueid)
             assert connect.interface == desk["pl_other"].info.interface
             assert connect.hold_time is not None and connect.hold_time >= ANYONE_AFTER
         finally:
@@ -239,10 +158,10 @@ async def test_a_consultant_who_lets_it_ring_out_is_paused_and_the_caller_reache
 ) -> None:
     await desk["pl_jobs"].phone.set_answer(False)
     await log_in(hotline, desk["pl_jobs"], desk["uk_jobs"])
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await queued_call(hotline, PL_JOBS)
         try:
-            connect = await answered_by(seen, call)
+            connect = await next_connect(seen, uniqueid=call.uniqueid)
         finally:
             await hang_up(hotline, call)
     # pl_jobs (expert, penalty 0) rang first and rang out; uk_jobs (Polish level 2) answered.
@@ -278,17 +197,19 @@ async def test_pause_and_available_change_who_is_offered_calls(
     assert states is not None
     await log_in(hotline, desk["pl_jobs"], desk["uk_jobs"])
     await states.pause(await current(hotline, desk["pl_jobs"]), "break", source="console")
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await queued_call(hotline, PL_JOBS)
         try:
-            assert (await answered_by(seen, call)).interface == desk["uk_jobs"].info.interface
+            connect = await next_connect(seen, uniqueid=call.uniqueid)
+            assert connect.interface == desk["uk_jobs"].info.interface
         finally:
             await hang_up(hotline, call)
     await states.available(await current(hotline, desk["pl_jobs"]), source="console")
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await queued_call(hotline, PL_JOBS)
         try:
-            assert (await answered_by(seen, call)).interface == desk["pl_jobs"].info.interface
+            connect = await next_connect(seen, uniqueid=call.uniqueid)
+            assert connect.interface == desk["pl_jobs"].info.interface
         finally:
             await hang_up(hotline, call)
 

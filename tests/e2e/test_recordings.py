@@ -6,29 +6,31 @@ the queue and the file's checksum; the purge after the retention and a caller's 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import socket
 import subprocess
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from devtools.phones import SoftPhone
 from devtools.testcall import TestCallResult, place_test_call, sound_seconds, speak
-from hotline.ami import AgentConnect, AmiEvent, Newexten, actions
+from hotline.ami import Newexten
 from hotline.asterisk_config import RunAs
-from hotline.consultants import ConsultantInfo, parse_skill
-from hotline.db import Call, ConsoleUser, Recording
+from hotline.db import Call, Recording
 from hotline.personal_data import erase_number
 from hotline.recordings import ERASED, RETENTION, file_digest
 from launcher.runner import Hotline
-from tests.e2e.conftest import eventually, running_hotline
+from tests.e2e.conftest import (
+    Desk,
+    ami_events,
+    consultant_desks,
+    eventually,
+    hang_up,
+    next_connect,
+    running_hotline,
+)
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/baresip").exists(), reason="baresip (Debian baresip-core) is not installed"
@@ -68,68 +70,19 @@ def caller_seconds(recording: Path, pcm: Path) -> float:
     return sound_seconds(pcm)
 
 
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class Desk:
-    info: ConsultantInfo
-    phone: SoftPhone
-
-
 @pytest.fixture(scope="module")
 async def desk(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Hotline, Desk]]:
     folder = tmp_path_factory.mktemp("recordings")
-    async with running_hotline(database_url, folder / "state", "recordings") as hotline:
-        assert hotline.consultants is not None and hotline.phones is not None
-        assert hotline.consultant_states is not None
-        async with hotline.consultants.sessions() as session, session.begin():
-            session.add(
-                ConsoleUser(username="rec_pl", display_name="rec", password_hash="x", role="consultant")
-            )
-        info, password = await hotline.consultants.add(
-            "rec_pl", site="centre", skills=[parse_skill("jobs:pl:3")]
-        )
-        assert await hotline.phones.sync()
-        rtp = free_port()
-        settings = hotline.settings
-        phone = SoftPhone(
-            folder / "rec_pl",
-            user=info.sip_username,
-            password=password,
-            asterisk=(settings.sip_host, settings.sip_port),
-            sip_port=free_port(),
-            ctrl_port=free_port(socket.SOCK_STREAM),
-            rtp_ports=(rtp, rtp + 10),
-            sound=tone(folder / "consultant.wav", CONSULTANT_HZ, 60),
-        )
+    sound = tone(folder / "consultant.wav", CONSULTANT_HZ, 60)
+    async with (
+        running_hotline(database_url, folder / "state", "recordings") as hotline,
+        consultant_desks(hotline, folder, {"rec_pl": ["jobs:pl:3"]}, sound=sound, logged_in=True) as desks,
+    ):
         # The caller's side: a tone among the instance's sounds, where Asterisk can play it.
         tone(hotline.asterisk_path("sounds", "test-caller-tone.wav"), CALLER_HZ, TALK_SECONDS)
-        try:
-            await phone.start()
-            await phone.registered()
-            info = await hotline.consultant_states.log_in(info, source="console")
-            yield hotline, Desk(info, phone)
-        finally:
-            await phone.stop()
-            # The database is the session's: other modules' hotlines would put a logged-in consultant back in
-            # their queues.
-            await hotline.consultants.set_enabled("rec_pl", False)
-
-
-@contextlib.asynccontextmanager
-async def events(hotline: Hotline) -> AsyncIterator[asyncio.Queue[AmiEvent]]:
-    assert hotline.ami is not None
-    queue = hotline.ami.subscribe()
-    try:
-        yield queue
-    finally:
-        hotline.ami.unsubscribe(queue)
+        yield hotline, desks["rec_pl"]
 
 
 async def recording_of(hotline: Hotline, call: TestCallResult) -> Recording | None:
@@ -147,19 +100,11 @@ async def call_id(hotline: Hotline, call: TestCallResult) -> int | None:
 async def recorded_call(hotline: Hotline) -> tuple[TestCallResult, Recording]:
     """A caller reaches the consultant, speaks for about TALK_SECONDS, and hangs up; the completed row."""
     assert hotline.ami is not None and hotline.asterisk is not None and hotline.recordings is not None
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await place_test_call(hotline.ami, "19524", PL_JOBS, until="queue", hang_up=False, timeout=60)
         assert call.asterisk_queue == "jobs-pl", call.describe()
         try:
-
-            async def connected() -> AgentConnect | None:
-                while not seen.empty():
-                    event = seen.get_nowait()
-                    if isinstance(event, AgentConnect) and event.uniqueid == call.uniqueid:
-                        return event
-                return None
-
-            await eventually(connected, timeout=40, what="the consultant answers")
+            await next_connect(seen, uniqueid=call.uniqueid)
             # The caller "speaks": their tone, played on their side of the line; then they hang up.
             await speak(
                 hotline.ami, call, hotline.asterisk.paths.seen_by_asterisk("sounds", "test-caller-tone")
@@ -179,8 +124,7 @@ async def recorded_call(hotline: Hotline) -> tuple[TestCallResult, Recording]:
 
             await eventually(spoken, timeout=30, what="the caller has spoken")
         finally:
-            with contextlib.suppress(Exception):
-                await hotline.ami.send(actions.Hangup(channel=call.uniqueid or ""))
+            await hang_up(hotline, call)
 
     async def completed() -> Recording | None:
         row = await recording_of(hotline, call)

@@ -11,28 +11,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import random
 import re
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import yaml
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from agent_console.app import create_app
 from agent_console.users import set_password
-from devtools.carrier import Carrier, CarrierAccount
-from devtools.phones import SoftPhone, phone_ports
+from devtools.carrier import Carrier
 from devtools.testcall import TestCallResult, place_test_call
-from hotline.ami import AgentConnect, AmiEvent, UserEvent, actions
-from hotline.consultants import ConsultantInfo, parse_skill
-from hotline.db import Call, ConsoleUser
+from hotline.ami import AmiEvent, actions
+from hotline.db import Call
 from hotline.labour_offices import import_lines
-from hotline.settings import PROJECT_ROOT, free_ports, load_settings
 from hotline.transfers import (
     ATTENDED_FEATURE,
     BLIND_FEATURE,
@@ -43,8 +37,18 @@ from hotline.transfers import (
 )
 from launcher.runner import Hotline
 from tests.console.conftest import CSRF, PASSWORD, Account, Client, signed_in
-from tests.e2e.conftest import eventually, running_hotline
-from tests.e2e.test_trunks import write_trunks_file
+from tests.e2e.conftest import (
+    CALLER_ID,
+    Desk,
+    ami_events,
+    consultant_desks,
+    eventually,
+    hang_up,
+    next_connect,
+    queues_file,
+    received_by_carrier,
+    trunked_hotline,
+)
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/baresip").exists(), reason="baresip (Debian baresip-core) is not installed"
@@ -59,114 +63,38 @@ OFFICE = "PUP-2062,20,,2062 m. Łomża,Powiatowy Urząd Pracy w Łomży,Łomża,
 OFFICE_NUMBER = "+48860000062"
 
 
-@dataclass
-class Desk:
-    info: ConsultantInfo
-    phone: SoftPhone
-
-
 @pytest.fixture(scope="module")
 async def desks(
     database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[Hotline, dict[str, Desk], Carrier]]:
     folder = tmp_path_factory.mktemp("transfers")
-    data = yaml.safe_load((PROJECT_ROOT / "hotline" / "queues.yaml").read_text())
     # Only the topic's own consultants are offered a caller within the tests' time: no widening.
-    data["routing"] = [{"after": 0, "reach": "topic"}, {"after": 3000, "reach": "anyone"}]
-    data["ring_seconds"] = 10
-    data["wrapup_seconds"] = 0
-    queues_file = folder / "queues.yaml"
-    queues_file.write_text(yaml.safe_dump(data, allow_unicode=True))
+    routing = [{"after": 0, "reach": "topic"}, {"after": 3000, "reach": "anyone"}]
+    queues = queues_file(folder, routing=routing, ring_seconds=10, wrapup_seconds=0)
     # The carrier at the other end of the trunk, where external targets (ECAM, a labour office) ring.
-    hotline_ports = free_ports()
-    carrier_ports = free_ports()
-    account = CarrierAccount("hotline19524", secrets.token_urlsafe(16))
-    carrier = Carrier(
-        load_settings().asterisk_root,
-        sip_port=carrier_ports["sip_port"],
-        ami_port=carrier_ports["ami_port"],
-        rtp_start=random.randrange(30000, 39000, 2),
-        hotline_sip_port=hotline_ports["sip_port"],
-        account=account,
-    )
-    trunks_file = write_trunks_file(folder, carrier, account)
-    desks: dict[str, Desk] = {}
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("HOTLINE_TRUNK_CARRIER_PASSWORD", account.password)
-        try:
-            await carrier.start()
-            async with running_hotline(
-                database_url,
-                folder / "state",
-                "transfers",
-                queues_file=queues_file,
-                trunks_file=trunks_file,
-                **hotline_ports,
-            ) as hotline:
-                try:
-                    await add_desks(hotline, folder, desks)
-                    yield hotline, desks, carrier
-                finally:
-                    await remove_desks(hotline, desks)
-            assert carrier.asterisk.error_lines() == []
-        finally:
-            for desk in desks.values():
-                if desk.phone is not None:
-                    await desk.phone.stop()
-            await carrier.stop()
+    async with (
+        trunked_hotline(database_url, folder, "transfers", queues_file=queues) as (hotline, carrier),
+        transfer_desks(hotline, folder, prefix="xfer_") as desks,
+    ):
+        yield hotline, desks, carrier
 
 
-async def add_desks(hotline: Hotline, folder: Path, desks: dict[str, Desk], *, prefix: str = "xfer") -> None:
+@contextlib.asynccontextmanager
+async def transfer_desks(hotline: Hotline, folder: Path, *, prefix: str) -> AsyncIterator[dict[str, Desk]]:
     """The consultants with their phones, registered and logged in to their queues; the local office. The
     session's database is shared: the console users' names carry the module's ``prefix``."""
-    assert hotline.consultants is not None and hotline.phones is not None
-    async with hotline.consultants.sessions() as session, session.begin():
-        for name in CONSULTANTS:
-            session.add(
-                ConsoleUser(
-                    username=f"{prefix}_{name}",
-                    display_name=f"Konsultant {name}",
-                    password_hash="x",
-                    role="consultant",
-                )
-            )
-    passwords = {}
-    for name, skills in CONSULTANTS.items():
-        info, passwords[name] = await hotline.consultants.add(
-            f"{prefix}_{name}",
-            site="ecam" if name == "ecam" else "centre",
-            skills=[parse_skill(s) for s in skills],
-        )
-        desks[name] = Desk(info, None)  # type: ignore[arg-type]
-    assert await hotline.phones.sync()
-    settings = hotline.settings
-    for name, desk in desks.items():
-        sip, ctrl, rtp = phone_ports()
-        desk.phone = SoftPhone(
-            folder / name,
-            user=desk.info.sip_username,
-            password=passwords[name],
-            asterisk=(settings.sip_host, settings.sip_port),
-            sip_port=sip,
-            ctrl_port=ctrl,
-            rtp_ports=rtp,
-        )
-        await desk.phone.start()
-    for desk in desks.values():
-        await desk.phone.registered()
-    assert hotline.consultant_states is not None
-    for desk in desks.values():
-        await hotline.consultant_states.log_in(desk.info, source="console")
-    assert hotline.consultants is not None
-    await import_lines(hotline.consultants.sessions, [OFFICES_HEADER, OFFICE], full=False)
-
-
-async def remove_desks(hotline: Hotline, desks: dict[str, Desk]) -> None:
-    """Log the module's consultants out and disable them: another hotline of the session (same database)
-    would put them back in its queues when its Asterisk restarts."""
-    assert hotline.consultants is not None
-    for desk in desks.values():
-        await hotline.consultants.set_enabled(desk.info.username, False)
+    async with consultant_desks(
+        hotline,
+        folder,
+        CONSULTANTS,
+        prefix=prefix,
+        display_name="Konsultant {name}",
+        sites={"ecam": "ecam"},
+        logged_in=True,
+    ) as desks:
+        assert hotline.consultants is not None
+        await import_lines(hotline.consultants.sessions, [OFFICES_HEADER, OFFICE], full=False)
+        yield desks
 
 
 @pytest.fixture
@@ -184,47 +112,12 @@ def carrier(desks: tuple[Hotline, dict[str, Desk], Carrier]) -> Carrier:
     return desks[2]
 
 
-@contextlib.asynccontextmanager
-async def events(hotline: Hotline) -> AsyncIterator[asyncio.Queue[AmiEvent]]:
-    assert hotline.ami is not None
-    queue = hotline.ami.subscribe()
-    try:
-        yield queue
-    finally:
-        hotline.ami.unsubscribe(queue)
-
-
-async def connected_to(
-    seen: asyncio.Queue[AmiEvent], desk: Desk, *, uniqueid: str | None = None, timeout: float = 40
-) -> AgentConnect:
-    """The next time ``desk``'s phone answers a queue's call (of the channel ``uniqueid``, when given)."""
-
-    async def check() -> AgentConnect | None:
-        while not seen.empty():
-            event = seen.get_nowait()
-            if (
-                isinstance(event, AgentConnect)
-                and event.interface == desk.info.interface
-                and (uniqueid is None or event.uniqueid == uniqueid)
-            ):
-                return event
-        return None
-
-    return await eventually(check, timeout=timeout, what=f"{desk.info.username} answers")
-
-
 async def answered_call(hotline: Hotline, seen: asyncio.Queue[AmiEvent], first: Desk) -> TestCallResult:
     assert hotline.ami is not None
     call = await place_test_call(hotline.ami, "19524", PL_JOBS, until="queue", hang_up=False, timeout=60)
     assert call.asterisk_queue == "jobs-pl", call.describe()
-    await connected_to(seen, first, uniqueid=call.uniqueid)
+    await next_connect(seen, first, uniqueid=call.uniqueid)
     return call
-
-
-async def hang_up(hotline: Hotline, call: TestCallResult) -> None:
-    assert hotline.ami is not None and call.uniqueid is not None
-    with contextlib.suppress(Exception):
-        await hotline.ami.send(actions.Hangup(channel=call.uniqueid))
 
 
 async def channels(hotline: Hotline) -> list[dict[str, str]]:
@@ -276,7 +169,7 @@ async def test_a_blind_transfer_from_the_console_takes_the_caller_to_the_other_t
     hotline: Hotline, desk: dict[str, Desk]
 ) -> None:
     assert hotline.transfers is not None and hotline.transfer_targets is not None
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await answered_call(hotline, seen, desk["first"])
         assert call.uniqueid is not None
         try:
@@ -285,7 +178,7 @@ async def test_a_blind_transfer_from_the_console_takes_the_caller_to_the_other_t
                 first, hotline.transfer_targets.topic("training"), mode="blind", note=NOTE
             )
             # The caller reaches the training consultant, in the training queue of their language.
-            connect = await connected_to(seen, desk["training"], uniqueid=call.uniqueid)
+            connect = await next_connect(seen, desk["training"], uniqueid=call.uniqueid)
             assert connect.queue == "training-pl"
             await eventually(
                 lambda: bridged_with(hotline, call.uniqueid or "", desk["training"]),
@@ -315,7 +208,7 @@ async def test_an_attended_transfer_from_the_console_to_ecams_queue_completes_wh
     hotline: Hotline, desk: dict[str, Desk]
 ) -> None:
     assert hotline.transfers is not None and hotline.transfer_targets is not None
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await answered_call(hotline, seen, desk["first"])
         assert call.uniqueid is not None
         try:
@@ -324,7 +217,7 @@ async def test_an_attended_transfer_from_the_console_to_ecams_queue_completes_wh
             )
             # The consultation: ECAM's consultant answers the first consultant (not yet the caller), in the
             # ECAM queue of the caller's language; the caller still talks to no one else.
-            consultation = await connected_to(seen, desk["ecam"])
+            consultation = await next_connect(seen, desk["ecam"])
             assert consultation.queue == "ecam-pl" and consultation.uniqueid != call.uniqueid
             assert not await bridged_with(hotline, call.uniqueid, desk["ecam"])
             # The first consultant hangs up: the caller is with ECAM's consultant.
@@ -355,13 +248,13 @@ async def test_a_transfer_with_the_phones_feature_and_a_short_code_writes_the_ca
     assert hotline.transfer_targets is not None
     code = hotline.transfer_targets.codes["training"]
     feature = BLIND_FEATURE if mode == "blind" else ATTENDED_FEATURE
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await answered_call(hotline, seen, desk["first"])
         assert call.uniqueid is not None
         try:
             # The consultant keys the feature and the code on their phone (RFC 4733 in the call).
             await desk["first"].phone.command("sndcode", feature + code)
-            connect = await connected_to(seen, desk["training"])
+            connect = await next_connect(seen, desk["training"])
             assert connect.queue == "training-pl"
             if mode == "attended":
                 assert not await bridged_with(hotline, call.uniqueid, desk["training"])
@@ -387,7 +280,7 @@ async def test_a_transfer_with_the_phones_feature_and_a_short_code_writes_the_ca
 async def test_a_consultant_cannot_transfer_to_a_number_with_the_phones_feature(
     hotline: Hotline, desk: dict[str, Desk]
 ) -> None:
-    async with events(hotline) as seen:
+    async with ami_events(hotline) as seen:
         call = await answered_call(hotline, seen, desk["first"])
         assert call.uniqueid is not None
         try:
@@ -404,17 +297,6 @@ async def test_a_consultant_cannot_transfer_to_a_number_with_the_phones_feature(
     assert await hotline.case_cards.of_channel(call.uniqueid) == []
 
 
-async def received_by_carrier(carrier: Carrier, events: asyncio.Queue[AmiEvent], number: str) -> UserEvent:
-    async def received() -> UserEvent | None:
-        while not events.empty():
-            event = Carrier.received(events.get_nowait())
-            if event is not None and event.fields.get("Number") == number:
-                return event
-        return None
-
-    return await eventually(received, timeout=60, what=f"the carrier receives the transfer to {number}")
-
-
 async def test_a_blind_transfer_to_ecams_external_number_goes_over_the_trunk_with_the_card(
     hotline: Hotline, desk: dict[str, Desk], carrier: Carrier
 ) -> None:
@@ -424,7 +306,7 @@ async def test_a_blind_transfer_to_ecams_external_number_goes_over_the_trunk_wit
     targets = TransferTargets(hotline.transfer_targets.queues, ecam)
     at_carrier = carrier.subscribe()
     try:
-        async with events(hotline) as seen:
+        async with ami_events(hotline) as seen:
             call = await answered_call(hotline, seen, desk["first"])
             assert call.uniqueid is not None
             try:
@@ -432,7 +314,7 @@ async def test_a_blind_transfer_to_ecams_external_number_goes_over_the_trunk_wit
                     desk["first"].info, targets.topic("ecam"), mode="blind", note=NOTE
                 )
                 received = await received_by_carrier(carrier, at_carrier, ECAM_NUMBER)
-                assert received.fields.get("CallerNum") == "+48221234567"  # the trunk's caller ID
+                assert received.fields.get("CallerNum") == CALLER_ID  # the trunk's caller ID
                 await eventually(
                     lambda: caller_bridged(hotline, call.uniqueid or ""), what="caller connected out"
                 )
@@ -457,7 +339,7 @@ async def test_an_attended_transfer_to_a_local_office_rings_its_verified_number_
     office = await hotline.transfer_targets.office("PUP-2062")
     at_carrier = carrier.subscribe()
     try:
-        async with events(hotline) as seen:
+        async with ami_events(hotline) as seen:
             call = await answered_call(hotline, seen, desk["first"])
             assert call.uniqueid is not None
             try:
@@ -509,7 +391,7 @@ async def test_the_consoles_form_transfers_the_consultants_call_and_the_call_pag
     await client.start_server()
     try:
         await signed_in(client, Account(first.username, first.display_name, "consultant"))
-        async with events(hotline) as seen:
+        async with ami_events(hotline) as seen:
             call = await answered_call(hotline, seen, desk["first"])
             assert call.uniqueid is not None
             try:
@@ -522,7 +404,7 @@ async def test_the_consoles_form_transfers_the_consultants_call_and_the_call_pag
                 )
                 assert response.status == 303
                 assert re.fullmatch(r"/\?transfer=[0-9]+", response.headers["Location"])
-                await connected_to(seen, desk["training"], uniqueid=call.uniqueid)
+                await next_connect(seen, desk["training"], uniqueid=call.uniqueid)
                 shown = await (await client.get(response.headers["Location"])).text()
                 assert "Połączenie przekazane" in shown
             finally:

@@ -7,29 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 import re
 import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 
 import pytest
-import yaml
 
-from devtools.carrier import Carrier, CarrierAccount
+from devtools.carrier import Carrier
 from devtools.testcall import await_complete_wav, random_caller, sound_seconds
 from hotline.ami import AgiExec, AmiError, AmiEvent, Newchannel, UserEvent, actions
-from hotline.settings import free_ports, load_settings
 from hotline.trunks import OUTBOUND_CONTEXT, OUTBOUND_NUMBER_VARIABLE, outbound_originate
 from launcher.runner import Hotline
-from tests.e2e.conftest import eventually, running_hotline
+from tests.e2e.conftest import CALLER_ID, eventually, trunked_hotline
 from tests.e2e.test_call_flow import stored_call
 from tests.e2e.test_security import final_answer
 
 pytestmark = pytest.mark.asterisk
 
-CALLER_ID = "+48221234567"
 # An address of this machine's loopback range that is no peer of the hotline.
 UNKNOWN_PEER = "127.0.0.3"
 
@@ -40,48 +35,8 @@ async def trunked(
 ) -> AsyncIterator[tuple[Hotline, Carrier]]:
     """A hotline whose one trunk goes to the carrier (by address both ways, and registered to it), and the
     carrier, started once for the module."""
-    state = tmp_path_factory.mktemp("trunks-state")
-    hotline_ports = free_ports()
-    carrier_ports = free_ports()
-    account = CarrierAccount("hotline19524", secrets.token_urlsafe(16))
-    carrier = Carrier(
-        load_settings().asterisk_root,
-        sip_port=carrier_ports["sip_port"],
-        ami_port=carrier_ports["ami_port"],
-        rtp_start=random.randrange(30000, 39000, 2),
-        hotline_sip_port=hotline_ports["sip_port"],
-        account=account,
-    )
-    trunks_file = write_trunks_file(state, carrier, account)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("HOTLINE_TRUNK_CARRIER_PASSWORD", account.password)
-        try:
-            await carrier.start()
-            async with running_hotline(
-                database_url, state, "test-trunks", trunks_file=trunks_file, **hotline_ports
-            ) as hotline:
-                yield hotline, carrier
-            assert carrier.asterisk.error_lines() == []
-        finally:
-            await carrier.stop()
-
-
-def write_trunks_file(folder: Path, carrier: Carrier, account: CarrierAccount) -> Path:
-    path = folder / "trunks.yaml"
-    data = {
-        "version": 1,
-        "trunks": {
-            "carrier": {
-                "match": ["127.0.0.2"],
-                "host": carrier.sip_address,
-                "caller_id": CALLER_ID,
-                "codecs": ["alaw", "ulaw"],
-                "registration": {"username": account.username},
-            }
-        },
-    }
-    path.write_text(yaml.safe_dump(data))
-    return path
+    async with trunked_hotline(database_url, tmp_path_factory.mktemp("trunks"), "test-trunks") as both:
+        yield both
 
 
 async def next_matching(
