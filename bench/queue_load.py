@@ -129,7 +129,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.phones import PhoneError, SoftPhone, phone_ports
 from devtools.testcall import originate_caller
-from hotline.ami import AgentConnect, AgentRingNoAnswer, AmiClient, AmiError, AmiEvent, actions
+from hotline.ami import AgentConnect, AgentRingNoAnswer, AmiClient, AmiError, AmiEvent, actions, send_once
 from hotline.ami import Hangup as HangupEvent
 from hotline.ami.events import Newchannel, Newstate, QueueCallerJoin, QueueCallerLeave
 from hotline.consultants import ConsultantInfo, ConsultantPhones, Consultants, ConsultantStates, parse_skill
@@ -348,13 +348,13 @@ class Office:
         infos = [desk.info for desk in self.desks]
         write_private(path, path.read_text() + render_plain_queues(self.queues, infos))
         settings = self.hotline.settings
-        ami = AmiClient(settings, username=settings.ami_config_username)
-        await ami.start()
-        try:
-            await ami.wait_connected(timeout=10)
-            await ami.send(actions.Reload(module="app_queue.so"), timeout=30)
-        finally:
-            await ami.close()
+        await send_once(
+            settings,
+            actions.Reload(module="app_queue.so"),
+            username=settings.ami_config_username,
+            connect_timeout=10,
+            action_timeout=30,
+        )
 
     async def same_members(self, ami: AmiClient) -> None:
         """Check that each plain queue has the members, penalties and state interfaces of ours."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from hotline.ami import AmiClient, AmiError
+from hotline.ami import AmiError, send_once
 from hotline.ami.actions import LoggerRotate
 from hotline.settings import Settings
 
@@ -48,16 +48,11 @@ def expired_logs(folder: Path, retention: timedelta, *, now: datetime) -> list[P
 
 async def rotate(settings: Settings) -> bool:
     """Have the running Asterisk rotate its logs; False (logged) when it cannot be reached."""
-    ami = AmiClient(settings, username=settings.ami_config_username)
-    await ami.start()
     try:
-        await ami.wait_connected(timeout=5)
-        await ami.send(LoggerRotate())
+        await send_once(settings, LoggerRotate(), username=settings.ami_config_username)
     except AmiError as exc:
         log.warning("Asterisk's logs not rotated: %s", exc)
         return False
-    finally:
-        await ami.close()
     return True
 
 

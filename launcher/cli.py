@@ -199,31 +199,27 @@ def _consultant(settings: Settings, args: argparse.Namespace) -> int:
     return consultant_main(args.consultant_args, settings)
 
 
-def recordings_folder(settings: Settings) -> Path:
-    """The recordings folder as the hotline sees it: the setting ``recordings_dir``; without it the sandbox
-    instance's (``make run``), when there is one, else the one of an Asterisk of its own."""
+def asterisk_folder(settings: Settings, setting: str, sandbox: tuple[str, ...], production: Path) -> Path:
+    """A folder of Asterisk's as the hotline sees it: the setting when given; without it the sandbox
+    instance's (``make run``: ``sandbox`` under its root), when there is one, else ``production``, the one
+    of an Asterisk of its own."""
     from devtools.sandbox import instance_paths
+
+    if setting:
+        return Path(setting)
+    paths = instance_paths(settings)
+    return paths.host(*sandbox) if paths.host().is_dir() else production
+
+
+def recordings_folder(settings: Settings) -> Path:
     from hotline.recordings import PRODUCTION_FOLDER, RECORDINGS_SUBDIR
 
-    if settings.recordings_dir:
-        return Path(settings.recordings_dir)
-    paths = instance_paths(settings)
-    if paths.host().is_dir():
-        return paths.host("spool", "monitor", RECORDINGS_SUBDIR)
-    return PRODUCTION_FOLDER
+    sandbox = ("spool", "monitor", RECORDINGS_SUBDIR)
+    return asterisk_folder(settings, settings.recordings_dir, sandbox, PRODUCTION_FOLDER)
 
 
 def asterisk_log_folder(settings: Settings) -> Path:
-    """Asterisk's log folder as the hotline sees it: the setting ``asterisk_log_dir``; without it the sandbox
-    instance's (``make run``), when there is one, else the one of an Asterisk of its own."""
-    from devtools.sandbox import instance_paths
-
-    if settings.asterisk_log_dir:
-        return Path(settings.asterisk_log_dir)
-    paths = instance_paths(settings)
-    if paths.host().is_dir():
-        return paths.host("log")
-    return Path("/var/log/asterisk")
+    return asterisk_folder(settings, settings.asterisk_log_dir, ("log",), Path("/var/log/asterisk"))
 
 
 async def _purge_asterisk_logs(settings: Settings) -> None:

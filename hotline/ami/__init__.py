@@ -4,7 +4,7 @@ Services import from here."""
 
 from hotline.ami import actions
 from hotline.ami.actions import AmiAction, AmiResponse, UnsafeAmiValue
-from hotline.ami.client import AmiClient, AmiError
+from hotline.ami.client import AmiClient, AmiError, send_once
 from hotline.ami.events import (
     AgentComplete,
     AgentConnect,
@@ -51,4 +51,5 @@ __all__ = [
     "UserEvent",
     "actions",
     "parse_event",
+    "send_once",
 ]

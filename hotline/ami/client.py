@@ -221,3 +221,23 @@ class AmiClient:
                     queue.qsize(),
                     event.name,
                 )
+
+
+async def send_once(
+    settings: Settings,
+    action: AmiAction,
+    *,
+    username: str | None = None,
+    connect_timeout: float = 5.0,
+    action_timeout: float = 10.0,
+) -> AmiResponse:
+    """Log in (as ``username``: the configuration user for a reload or a log rotation), send one action, log
+    out: for commands, which need no connection of their own. Raises :class:`AmiError` when Asterisk cannot
+    be reached in ``connect_timeout`` seconds, or refuses the action or does not answer it in time."""
+    ami = AmiClient(settings, username=username, action_timeout=action_timeout)
+    await ami.start()
+    try:
+        await ami.wait_connected(timeout=connect_timeout)
+        return await ami.send(action)
+    finally:
+        await ami.close()

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from hotline.ami import AmiClient, AmiError
+from hotline.ami import AmiError, send_once
 from hotline.ami.actions import Reload
 from hotline.consultants.directory import DIGEST, SIP_USERNAME, Consultants
 from hotline.settings import Settings
@@ -68,15 +68,11 @@ class ConsultantPhones:
         """Write the file and have the running Asterisk reload it. False (logged) when Asterisk cannot be
         reached: the file is written, and Asterisk reads it when it starts."""
         count = await self.write()
-        ami = AmiClient(self.settings, username=self.settings.ami_config_username)
-        await ami.start()
         try:
-            await ami.wait_connected(timeout=5)
-            await ami.send(Reload(module="res_pjsip.so"))
+            reload = Reload(module="res_pjsip.so")
+            await send_once(self.settings, reload, username=self.settings.ami_config_username)
         except AmiError as exc:
             log.warning("consultants' phones written (%d), but Asterisk did not reload them: %s", count, exc)
             return False
-        finally:
-            await ami.close()
         log.info("consultants' phones reloaded in Asterisk: %d", count)
         return True
