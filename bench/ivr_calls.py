@@ -56,6 +56,7 @@ from hotline.ami import (
     AmiClient,
     AmiError,
     AmiEvent,
+    AmiService,
     Hangup,
     Newchannel,
     Newexten,
@@ -198,9 +199,10 @@ class Driver:
         self.by_caller: dict[str, Call] = {}
         self.by_inbound: dict[str, Call] = {}
         self.numbers = itertools.count(1)
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.dispatcher: asyncio.Task[None] | None = None
-        self.dropped_events = 0
+        # Every event of the connection to _apply, in order; the key presses' tasks.
+        self.service = AmiService(
+            self.events_ami, "bench", self._handle, owns_connection=False, queue_size=1_000_000
+        )
 
     async def start(self, sounds_dir: str) -> None:
         for ami in (self.events_ami, *self.key_amis):
@@ -212,35 +214,17 @@ class Driver:
             self.free_key_amis.put_nowait(ami)
         # The plain-dialplan menu reads the prompts' folder from this global (dialplans/bench.conf).
         await self.events_ami.send(actions.Setvar(variable="HOTLINE_BENCH_SOUNDS", value=sounds_dir))
-        queue = self.events_ami.subscribe(maxsize=1_000_000)
-        self.dispatcher = asyncio.create_task(self._dispatch(queue), name="bench-dispatch")
+        await self.service.start()
 
     async def close(self) -> None:
-        for task in list(self.tasks):
-            task.cancel()
-        if self.dispatcher is not None:
-            self.dispatcher.cancel()
-        for task in [*self.tasks, *([self.dispatcher] if self.dispatcher else [])]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await self.service.close()
         for ami in (self.events_ami, *self.key_amis):
             await ami.close()
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        return task
-
     # -- events ----------------------------------------------------------------------------------------------
 
-    async def _dispatch(self, queue: asyncio.Queue[AmiEvent]) -> None:
-        while True:
-            event = await queue.get()
-            try:
-                self._apply(event)
-            except Exception:
-                log.exception("event %s could not be applied", event.name)
+    async def _handle(self, event: AmiEvent) -> None:
+        self._apply(event)
 
     def _apply(self, event: AmiEvent) -> None:
         uid = event.uniqueid
@@ -288,7 +272,7 @@ class Driver:
             if call.keys_sent < len(KEYS) and prompt == KEYS[call.keys_sent][1]:
                 digit = KEYS[call.keys_sent][0]
                 call.keys_sent += 1
-                self._spawn(self._press(call, digit))
+                self.service.spawn(self._press(call, digit), f"press-{digit}")
 
     async def _press(self, call: Call, digit: str) -> None:
         ami = await self.free_key_amis.get()

@@ -129,7 +129,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from devtools.phones import PhoneError, SoftPhone, phone_ports
 from devtools.testcall import originate_caller
-from hotline.ami import AgentConnect, AgentRingNoAnswer, AmiClient, AmiError, AmiEvent, actions, send_once
+from hotline.ami import (
+    AgentConnect,
+    AgentRingNoAnswer,
+    AmiClient,
+    AmiError,
+    AmiEvent,
+    AmiService,
+    actions,
+    send_once,
+)
 from hotline.ami import Hangup as HangupEvent
 from hotline.ami.events import Newchannel, Newstate, QueueCallerJoin, QueueCallerLeave
 from hotline.consultants import ConsultantInfo, ConsultantPhones, Consultants, ConsultantStates, parse_skill
@@ -485,8 +494,8 @@ class Driver:
         self.first_reach: dict[str, tuple[str, ...]] = {}
         self.round: Round | None = None
         self.numbers = itertools.count(1)
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.dispatcher: asyncio.Task[None] | None = None
+        # Every event of the connection to _apply, in order; the tasks it starts.
+        self.service = AmiService(self.ami, "bench", self._handle, events="call,agent", queue_size=1_000_000)
 
     async def start(self) -> None:
         queues = self.office.queues
@@ -497,32 +506,15 @@ class Driver:
                 for language in queues.languages
                 if reach.get(queues.asterisk_name(TOPIC, language), 99) <= queues.initial_max_penalty
             )
-        await self.ami.start()
+        await self.service.start()
         await self.ami.wait_connected()
-        await self.ami.send(actions.Events(mask="call,agent"))
-        queue = self.ami.subscribe(maxsize=1_000_000)
-        self.dispatcher = asyncio.create_task(self._dispatch(queue), name="bench-dispatch")
+        await self.ami.events_asked()
 
     async def close(self) -> None:
-        for task in [*self.tasks, *([self.dispatcher] if self.dispatcher else [])]:
-            task.cancel()
-        for task in [*self.tasks, *([self.dispatcher] if self.dispatcher else [])]:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        await self.ami.close()
+        await self.service.close()
 
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _dispatch(self, queue: asyncio.Queue[AmiEvent]) -> None:
-        while True:
-            event = await queue.get()
-            try:
-                self._apply(event)
-            except Exception:
-                log.exception("event %s could not be applied", event.name)
+    async def _handle(self, event: AmiEvent) -> None:
+        self._apply(event)
 
     def _apply(self, event: AmiEvent) -> None:
         r = self.round
@@ -530,7 +522,7 @@ class Driver:
         if isinstance(event, AgentRingNoAnswer):
             if r is not None:
                 r.rang_out += 1
-            self._spawn(self._available_again(event.interface))
+            self.service.spawn(self._available_again(event.interface), "available-again")
             return
         if isinstance(event, AgentConnect):
             caller = self.by_inbound.get(uid)

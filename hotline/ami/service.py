@@ -51,6 +51,7 @@ class AmiService:
         after_login: Callable[[], Awaitable[None]] | None = None,
         login_resets: asyncio.Event | None = None,
         owns_connection: bool = True,
+        queue_size: int = 10000,
     ) -> None:
         self.ami = ami
         self.name = name
@@ -59,6 +60,7 @@ class AmiService:
         self.after_login = after_login
         self.login_resets = login_resets
         self.owns_connection = owns_connection
+        self.queue_size = queue_size  # events waiting for ``handle`` before new ones are dropped (logged)
         self._queue: asyncio.Queue[AmiEvent] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -66,7 +68,7 @@ class AmiService:
     async def start(self) -> None:
         if self.events is not None:
             self.ami.want_events(self.events)
-        self._queue = self.ami.subscribe()
+        self._queue = self.ami.subscribe(self.queue_size)
         self.ami.on_login(self._on_login)
         self.spawn(self._follow(self._queue), f"{self.name}-events")
         if self.owns_connection:
