@@ -46,6 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from hotline_process import until_stdin_closes
+
 from ivr.fastagi import Channel, FastAgiServer, format_command
 from launcher.runner import raise_fd_limit
 
@@ -101,14 +103,7 @@ async def serve(kind: str) -> None:
     # stalls every call, only walks what the calls allocated. Without it, gen2 pauses of 15-35 ms were seen.
     gc.freeze()
     print(f"PORT {port}", flush=True)
-    stdin_closed = asyncio.Event()
-
-    def on_stdin() -> None:
-        if not os.read(sys.stdin.fileno(), 1024):
-            stdin_closed.set()
-
-    asyncio.get_running_loop().add_reader(sys.stdin.fileno(), on_stdin)
-    await stdin_closed.wait()
+    await until_stdin_closes()
 
 
 @dataclass

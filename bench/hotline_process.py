@@ -37,6 +37,18 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PATH_SETTINGS = ("state_dir", "queues_file")
 
 
+async def until_stdin_closes() -> None:
+    """Return when this process's stdin is closed: how a benchmark's parent stops its child servers."""
+    stdin_closed = asyncio.Event()
+
+    def on_stdin() -> None:
+        if not os.read(sys.stdin.fileno(), 1024):
+            stdin_closed.set()
+
+    asyncio.get_running_loop().add_reader(sys.stdin.fileno(), on_stdin)
+    await stdin_closed.wait()
+
+
 def settings_of(values: dict[str, Any]) -> Settings:
     return load_settings(**{k: Path(v) if k in PATH_SETTINGS else v for k, v in values.items()})
 
@@ -51,14 +63,7 @@ async def serve(values: dict[str, Any], lifetime: int) -> None:
         await hotline.start()
         assert hotline.services is not None
         print(f"READY {hotline.services.sounds_dir}", flush=True)
-        stdin_closed = asyncio.Event()
-
-        def on_stdin() -> None:
-            if not os.read(sys.stdin.fileno(), 1024):
-                stdin_closed.set()
-
-        asyncio.get_running_loop().add_reader(sys.stdin.fileno(), on_stdin)
-        await stdin_closed.wait()
+        await until_stdin_closes()
     finally:
         await hotline.stop()
 
