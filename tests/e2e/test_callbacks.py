@@ -278,6 +278,33 @@ async def waiting_request(hotline: Hotline, number: str):  # type: ignore[no-unt
     return requests[0] if requests and requests[0].status == "waiting" else None
 
 
+async def consultant_takes_the_call_back(
+    hotline: Hotline,
+    carrier: Carrier,
+    at_carrier: asyncio.Queue[AmiEvent],
+    consultant: Desk,
+    number: str,
+) -> None:
+    """The consultant logs in and takes the call-back waiting for them; the carrier receives the call to
+    ``number``; the consultant hangs up."""
+    async with ami_events(hotline) as events:
+        await log_in(hotline, consultant)
+        connect = await next_connect(events, timeout=60)
+        assert connect.uniqueid.startswith("cb-")
+        await received_by_carrier(carrier, at_carrier, number)
+        await hang_up(hotline, connect.uniqueid[:-2])
+
+
+async def made(store: CallbackStore, number: str, what: str) -> None:
+    """Wait until the only request of ``number`` is done."""
+
+    async def done() -> bool:
+        (request,) = await store.requests_for(number)
+        return request.status == "done"
+
+    await eventually(done, what=what)
+
+
 async def test_an_unanswered_call_back_is_retried_and_a_second_request_is_not_stored(
     setup: tuple[Hotline, Carrier, Desk],
 ) -> None:
@@ -360,19 +387,9 @@ async def test_a_call_back_waiting_while_the_dialer_restarts_is_made_once(
 
     at_carrier = carrier.subscribe()
     try:
-        async with ami_events(hotline) as events:
-            await log_in(hotline, consultant)
-            connect = await next_connect(events, timeout=60)
-            assert connect.uniqueid.startswith("cb-")
-            await received_by_carrier(carrier, at_carrier, number)
-            await hang_up(hotline, connect.uniqueid[:-2])
+        await consultant_takes_the_call_back(hotline, carrier, at_carrier, consultant, number)
         store = restarted.store
-
-        async def done() -> bool:
-            (request,) = await store.requests_for(number)
-            return request.status == "done"
-
-        await eventually(done, what="the call-back recorded as made")
+        await made(store, number, "the call-back recorded as made")
         (request,) = await store.requests_for(number)
         assert [a.result for a in await store.history(request.id)] == ["answered"]
         await asyncio.sleep(2)  # were anything to call again, the dialer polls every 0.5 s
@@ -404,18 +421,8 @@ async def test_an_after_hours_request_is_called_back_at_opening_when_a_consultan
     assert [r.status for r in await store.requests_for(number)] == ["pending"]  # no consultant is free
     at_carrier = carrier.subscribe()
     try:
-        async with ami_events(hotline) as events:
-            await log_in(hotline, consultant)
-            connect = await next_connect(events, timeout=60)
-            assert connect.uniqueid.startswith("cb-")
-            await received_by_carrier(carrier, at_carrier, number)
-            await hang_up(hotline, connect.uniqueid[:-2])
-
-        async def done() -> bool:
-            (request,) = await store.requests_for(number)
-            return request.status == "done"
-
-        await eventually(done, what="the after-hours call-back made")
+        await consultant_takes_the_call_back(hotline, carrier, at_carrier, consultant, number)
+        await made(store, number, "the after-hours call-back made")
         (request,) = await store.requests_for(number)
         assert request.kind == "after_hours"
         assert [(a.attempt, a.result) for a in await store.history(request.id)] == [(1, "answered")]
