@@ -167,7 +167,7 @@ class Hotline:
         # Transfers: the case cards, the targets, and the console's transfers over the same AMI connection.
         self.case_cards = CaseCards(sessions, now=self.clock)
         self.transfer_targets = TransferTargets(queues, settings, LabourOfficeDirectory(sessions))
-        self.transfers = Transfers(self.consultant_states.ami, self.case_cards, self.transfer_targets)
+        self.transfers = Transfers(self.services_ami, self.case_cards, self.transfer_targets)
 
         self.recorder = CallRecorder(self.engine)
         self.recorder.start()
