@@ -271,6 +271,9 @@ def _purge(settings: Settings, _args: argparse.Namespace) -> int:
     from hotline.live import LiveState
     from hotline.personal_data import Retention, purge
 
+    # The generated secrets: the configuration user's AMI secret rotates Asterisk's logs.
+    settings = ensure_secrets(settings)
+
     async def run() -> int:
         engine = create_engine(settings.effective_database_url)
         try:
